@@ -161,3 +161,23 @@ def maestro_home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     yield home
     dispose_engines()
+
+
+# -- MLflow ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def mlflow_server():
+    """A real ``mlflow server`` process on 127.0.0.1 (SQLite backend in a temporary folder)."""
+    root = Path(tempfile.mkdtemp(prefix="maestro-mlflow-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=90, process=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+        shutil.rmtree(root, ignore_errors=True)

@@ -81,3 +81,20 @@ def mlflow_tracking_uri() -> str:
 
 def feature_repo_path() -> str:
     return _env(ENV_FEATURE_REPO) or default_feature_repo()
+
+
+ENV_DEMO_SOURCE_URL = "MAESTRO_DEMO_SOURCE_URL"
+ENV_DEMO_SCALE = "MAESTRO_DEMO_SCALE"
+
+
+def demo_source_url() -> str:
+    """The demo's operational database (the "source system"), apart from the warehouse."""
+    return _env(ENV_DEMO_SOURCE_URL) or f"sqlite:///{maestro_home() / 'demo_source.db'}"
+
+
+def demo_scale() -> float:
+    return float(_env(ENV_DEMO_SCALE) or 1.0)
+
+
+def demo_git_path() -> Path:
+    return maestro_home() / "demo" / "git" / "platform-service"

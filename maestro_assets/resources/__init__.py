@@ -29,8 +29,20 @@ class WarehouseResource(ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url or settings.warehouse_url(), self.pool_size)
+            self._warehouse = Warehouse(self.url or self.default_url(), self.pool_size)
         return self._warehouse
+
+    @staticmethod
+    def default_url() -> str:
+        return settings.warehouse_url()
+
+
+class DemoSourceDatabaseResource(WarehouseResource):
+    """The demo's operational database (the source system ingestion reads from), apart from the warehouse."""
+
+    @staticmethod
+    def default_url() -> str:
+        return settings.demo_source_url()
 
 
 class LakeResource(ConfigurableResource):
@@ -93,4 +105,5 @@ def build_resources() -> dict[str, ConfigurableResource]:
         ),
         "mlflow": MlflowResource(tracking_uri=_env_or_none(settings.ENV_MLFLOW_URI)),
         "feature_store": FeatureStoreResource(repo_path=_env_or_none(settings.ENV_FEATURE_REPO)),
+        "demo_source_db": DemoSourceDatabaseResource(url=_env_or_none(settings.ENV_DEMO_SOURCE_URL)),
     }
