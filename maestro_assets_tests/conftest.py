@@ -154,7 +154,7 @@ def s3_lake_url(s3_bucket):
 def maestro_home(tmp_path, monkeypatch):
     """A private MAESTRO_HOME / DAGSTER_HOME with the production variables cleared."""
     home = tmp_path / "maestro_home"
-    home.mkdir()
+    (home / "dagster").mkdir(parents=True)
     monkeypatch.setenv(settings.ENV_HOME, str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     for name in PRODUCTION_VARIABLES:

@@ -20,6 +20,11 @@ from ..lib.tracking import Tracking
 from ..lib.warehouse import Warehouse
 
 
+def _value(field: Any) -> Any:
+    """A field's value; an ``EnvVar`` is read here when the resource is used outside a run (CLI)."""
+    return field.get_value() if isinstance(field, EnvVar) else field
+
+
 class WarehouseResource(ConfigurableResource):
     """The SQL warehouse (SQLAlchemy): SQLite under MAESTRO_HOME by default, PostgreSQL/MySQL by URL."""
 
@@ -29,7 +34,7 @@ class WarehouseResource(ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url or self.default_url(), self.pool_size)
+            self._warehouse = Warehouse(_value(self.url) or self.default_url(), self.pool_size)
         return self._warehouse
 
     @staticmethod
@@ -56,8 +61,8 @@ class LakeResource(ConfigurableResource):
     def get(self) -> Lake:
         if self._lake is None:
             self._lake = open_lake(
-                self.url or settings.lake_url(),
-                endpoint_url=self.endpoint_url or settings.s3_endpoint_url(),
+                _value(self.url) or settings.lake_url(),
+                endpoint_url=_value(self.endpoint_url) or settings.s3_endpoint_url(),
                 multipart_threshold=self.multipart_threshold,
             )
         return self._lake
@@ -72,9 +77,9 @@ class MlflowResource(ConfigurableResource):
 
     def get(self) -> Tracking:
         if self._tracking is None:
-            uri = self.tracking_uri or settings.mlflow_tracking_uri()
-            root = self.artifact_root
-            if root is None and not self.tracking_uri and not os.environ.get(settings.ENV_MLFLOW_URI):
+            uri = _value(self.tracking_uri) or settings.mlflow_tracking_uri()
+            root = _value(self.artifact_root)
+            if root is None and uri == settings.default_mlflow_uri():
                 root = settings.default_mlflow_artifact_root()
             self._tracking = Tracking(uri, artifact_root=root)
         return self._tracking
@@ -88,7 +93,7 @@ class FeatureStoreResource(ConfigurableResource):
 
     def get(self):
         if self._store is None:
-            self._store = open_feature_store(self.repo_path or settings.feature_repo_path())
+            self._store = open_feature_store(_value(self.repo_path) or settings.feature_repo_path())
         return self._store
 
 

@@ -1,0 +1,41 @@
+# Maestro — the README's commands. Each creates (or reuses) .venv and installs the project into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+MAESTRO_HOME ?= $(CURDIR)/.maestro
+DAGSTER_HOME ?= $(MAESTRO_HOME)/dagster
+PORT ?= 3000
+NAME ?=
+export MAESTRO_HOME DAGSTER_HOME
+
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test ui bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: run the whole platform on the embedded defaults (seeds the demo data first)
+demo: $(STAMP)
+	$(BIN)/maestro demo
+
+## make test: the test suite, against real PostgreSQL, S3 (rclone), MLflow and Dagster
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make ui: the Dagster UI and daemon on http://127.0.0.1:$(PORT)
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(NAME)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,40 @@
+"""Every benchmark still runs (at a tiny size) and ends with well-formed figure lines.
+
+These are not timed tests: the figures themselves are checked in `make bench`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "dagster_overhead": ["--steps", "3"],
+}
+FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
+
+
+def benchmark_names() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem not in ("__init__", "__main__", "harness"))
+
+
+def test_every_benchmark_has_a_tiny_size():
+    assert set(benchmark_names()) == set(TINY)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_benchmark_prints_figures(name, maestro_home):
+    done = subprocess.run([sys.executable, "-m", "benchmarks", name, *TINY[name]], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, done.stdout
+    for line in lines:
+        assert FIELDS <= set(line)
+        assert line["name"].startswith(name)
+        assert isinstance(line["met"], bool)
+        assert line["value"] == line["value"]  # not NaN

@@ -1,0 +1,65 @@
+"""`maestro` from a shell, as a user runs it: the demo end to end, and bad settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+ROOT = Path(__file__).resolve().parents[1]
+MAESTRO = str(Path(sys.executable).parent / "maestro")
+
+
+def run_maestro(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([MAESTRO, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def user_env(maestro_home):
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["MAESTRO_HOME"] = str(maestro_home)
+    return env
+
+
+def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
+    done = run_maestro("demo", "--scale", "0.01", env=user_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "seeded" in done.stdout
+    assert "Maestro demo summary" in done.stdout
+    assert "http://127.0.0.1:3000" in done.stdout
+    assert (maestro_home / "dagster" / "dagster.yaml").exists()
+    os.environ["DAGSTER_HOME"] = str(maestro_home / "dagster")
+    with DagsterInstance.get() as instance:
+        assert instance.get_latest_materialization_event(AssetKey(["demo", "tasks"])) is not None
+
+    again = run_maestro("demo", "--scale", "0.01", env=user_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already seeded" in again.stdout
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("MAESTRO_WAREHOUSE_URL", "postgresql+psycopg2://maestro:pw-not-shown@127.0.0.1:1/warehouse",
+     "MAESTRO_WAREHOUSE_URL: cannot connect"),
+    ("MAESTRO_WAREHOUSE_URL", "not-a-url", "MAESTRO_WAREHOUSE_URL"),
+    ("MAESTRO_LAKE_URL", "s3://maestro-missing-bucket/lake", "MAESTRO_LAKE_URL: bucket 'maestro-missing-bucket' does not exist"),
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:1", "AWS_ENDPOINT_URL: cannot reach the S3 endpoint"),
+    ("MLFLOW_TRACKING_URI", "htp://mlflow:5000", "MLFLOW_TRACKING_URI"),
+    ("MLFLOW_TRACKING_URI", "http://127.0.0.1:1", "MLFLOW_TRACKING_URI: no MLflow server answers"),
+])
+def test_bad_setting_gives_one_clear_message(user_env, s3_credentials, variable, value, expected):
+    env = dict(user_env, AWS_ACCESS_KEY_ID="maestro-test-access", AWS_SECRET_ACCESS_KEY="maestro-test-secret-key")
+    if variable == "AWS_ENDPOINT_URL":
+        env["MAESTRO_LAKE_URL"] = "s3://any-bucket/lake"
+    elif variable == "MAESTRO_LAKE_URL":
+        env["AWS_ENDPOINT_URL"] = s3_credentials["endpoint_url"]
+    env[variable] = value
+    done = run_maestro("demo", "--scale", "0.01", env=env, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "pw-not-shown" not in done.stderr + done.stdout
+    assert "maestro-test-secret-key" not in done.stderr + done.stdout
