@@ -57,3 +57,7 @@ def test_dagster_cli_loads_the_code_location(maestro_home):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Validation successful" in done.stdout + done.stderr
+    listed = subprocess.run([str(Path(sys.executable).parent / "dg"), "list", "defs", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)  # dg reads [tool.dg]
+    assert listed.returncode == 0, listed.stderr
+    assert "demo/tasks" in listed.stdout
