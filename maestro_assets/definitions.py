@@ -5,11 +5,12 @@ from __future__ import annotations
 from dagster import Definitions, load_assets_from_modules
 
 from .defs.demo import assets as demo_assets
+from .defs.ingestion.assets import bronze_assets
 from .defs.platform.executor import maestro_executor
 from .resources import build_resources
 
 defs = Definitions(
-    assets=load_assets_from_modules([demo_assets]),
+    assets=[*load_assets_from_modules([demo_assets]), *bronze_assets()],
     resources=build_resources(),
     executor=maestro_executor,
 )

@@ -57,18 +57,25 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def materialize(asset_keys: Sequence, run_config: dict | None = None, tags: dict | None = None) -> RunSummary:
-    """Materialize ``asset_keys`` in one run through the instance in ``DAGSTER_HOME``."""
+def materialize(asset_keys: Sequence, run_config: dict | None = None, tags: dict | None = None,
+                partition_range: tuple[str, str] | None = None) -> RunSummary:
+    """Materialize ``asset_keys`` in one run through the instance in ``DAGSTER_HOME``
+    (all partitions of ``partition_range`` at once, for partitioned assets)."""
     from dagster import DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from .definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
         config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})}
+        tags = dict(tags or {})
+        if partition_range:
+            tags.update({ASSET_PARTITION_RANGE_START_TAG: partition_range[0],
+                         ASSET_PARTITION_RANGE_END_TAG: partition_range[1]})
         result = job.execute_in_process(
             instance=instance, asset_selection=list(asset_keys), run_config=config,
-            tags=tags or {}, raise_on_error=False,
+            tags=tags, raise_on_error=False,
         )
     summary = RunSummary(run_id=result.run_id, success=result.success)
     summary.materialized = [
@@ -101,3 +108,34 @@ def keys_in_groups(groups: Iterable[str], exclude: bool = False) -> list:
         spec.key for spec in defs.resolve_all_asset_specs()
         if (spec.group_name in wanted) != exclude
     ]
+
+
+def run_stages(asset_keys: Sequence) -> list[tuple[list, bool]]:
+    """Split ``asset_keys`` into runs in dependency order: each run holds assets that are all
+    partitioned or all unpartitioned, and everything upstream of it ran in an earlier stage."""
+    from .definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    remaining = set(asset_keys)
+    stages: list[tuple[list, bool]] = []
+    while remaining:
+        progressed = False
+        for partitioned in (False, True):
+            stage: list = []
+            grew = True
+            while grew:
+                grew = False
+                for key in sorted(remaining, key=lambda k: k.to_user_string()):
+                    node = graph.get(key)
+                    if (node.partitions_def is not None) != partitioned:
+                        continue
+                    if all(p not in remaining or p in stage for p in node.parent_keys):
+                        stage.append(key)
+                        remaining.discard(key)
+                        grew = True
+            if stage:
+                stages.append((stage, partitioned))
+                progressed = True
+        if not progressed:
+            raise RuntimeError(f"cannot order the assets {sorted(k.to_user_string() for k in remaining)}")
+    return stages

@@ -20,3 +20,17 @@ def frame_metadata(frame: pd.DataFrame, preview_rows: int = PREVIEW_ROWS) -> dic
         "dagster/column_schema": column_schema(frame),
         "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_"),
     }
+
+
+def arrow_metadata(schema, lake, prefix: str, partitions: dict[str, int]) -> dict:
+    """Column schema of what was written and a preview read back from the lake (a few rows)."""
+    metadata = {"dagster/column_schema": TableSchema(
+        columns=[TableColumn(field.name, str(field.type)) for field in schema]
+    )}
+    days = [d for d, rows in sorted(partitions.items()) if rows] if partitions else [None]
+    if days:
+        layer, table = prefix.split("/", 1)
+        part = lake.read_partition(layer, table, ("date", days[-1]) if days[-1] else None)
+        preview = part.slice(0, PREVIEW_ROWS).to_pandas()
+        metadata["preview"] = MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_")
+    return metadata

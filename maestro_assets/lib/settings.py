@@ -98,3 +98,8 @@ def demo_scale() -> float:
 
 def demo_git_path() -> Path:
     return maestro_home() / "demo" / "git" / "platform-service"
+
+
+def env_default(name: str) -> str | None:
+    """The embedded default of a connection variable a declared source names, if Maestro has one."""
+    return {ENV_DEMO_SOURCE_URL: demo_source_url()}.get(name) if name else None
