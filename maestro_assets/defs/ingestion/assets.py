@@ -13,7 +13,10 @@ from dagster import (
     MetadataValue, RetryPolicy, asset,
 )
 
+import pyarrow as pa
+
 from ...lib.ingestion.bronze import PartitionedBronzeWriter, WriteStats, write_snapshot
+from ...lib.ingestion.files import landing_day, read_landed
 from ...lib.ingestion.sources import Source, TableSource
 from ...lib.ingestion.sql import sql_batches
 from ...lib.warehouse import Warehouse
@@ -68,14 +71,32 @@ def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSourc
     return writer.close()
 
 
-EXTRACTORS = {"sql": extract_sql}
+def extract_files(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:
+    """Every object landed under the prefix for the days of the run, one partition per landing day."""
+    start, end = _window(context)
+    by_day: dict = {}
+    for obj in lake.list(spec.prefix):
+        day = landing_day(obj.key, obj.last_modified)
+        if start.date() <= day < end.date():
+            by_day.setdefault(day, []).append(obj.key)
+    writer = PartitionedBronzeWriter(lake, spec.source, spec.table, None, start.date(), end.date(),
+                                     batch_id=context.run_id)
+    for day in sorted(by_day):
+        tables = [read_landed(lake.get(key), spec, key) for key in by_day[day]]
+        writer.write_day(day, pa.concat_tables(tables, promote_options="permissive"))
+        context.log.info(f"{spec.prefix} {day}: {len(tables)} file(s)")
+    return writer.close()
+
+
+EXTRACTORS = {"sql": extract_sql, "files": extract_files}
 
 
 def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
     description = (
         f"Bronze: `{spec.table}` from the {spec.kind} source `{source.name}` as received, plus "
         f"`_ingested_at`, `_source`, `_batch_id`. "
-        + (f"Daily partitions by `{spec.watermark}`." if spec.partitioned else "Whole-table snapshot.")
+        + ("Daily partitions by landing day." if spec.kind == "files" else
+           f"Daily partitions by `{spec.watermark}`." if spec.partitioned else "Whole-table snapshot.")
         + (f" Keys: {', '.join(spec.keys)}." if spec.keys else "")
     )
 

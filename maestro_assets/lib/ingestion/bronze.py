@@ -126,9 +126,9 @@ class PartitionedBronzeWriter:
         table = with_meta(table, self.source, self.batch_id, self.ingested_at)
         if self.stats.schema is None:
             self.stats.schema = table.schema
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._path(self._day), self.stats.schema, compression="zstd")
-        self._writer.write_table(table.cast(self.stats.schema))
+        if self._writer is None:  # each day keeps the schema its data arrived with
+            self._writer = pq.ParquetWriter(self._path(self._day), table.schema, compression="zstd")
+        self._writer.write_table(table.cast(self._writer.schema))
         self._rows += table.num_rows
 
     def _path(self, day: date) -> Path:

@@ -76,7 +76,8 @@ class TableSource:
 
     @property
     def partitioned(self) -> bool:
-        return self.watermark is not None
+        """Daily partitions: by the watermark (sql, rest) or by landing day (files)."""
+        return self.watermark is not None or self.kind == "files"
 
     @property
     def asset_name(self) -> str:

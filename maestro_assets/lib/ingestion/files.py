@@ -1,0 +1,125 @@
+"""Reading landed files (CSV, JSON lines, parquet) into Arrow, keeping values as received.
+
+CSV and JSON-lines values are kept as text exactly as they arrived (typing is silver's job, so a
+column of mixed types never fails bronze and never loses a value); parquet keeps its own types.
+Every file-level problem — empty file, bytes that are not UTF-8, a delimiter other than the
+declared one, a ragged line, invalid JSON — raises :class:`FileFormatError` naming the source,
+table, object key and line; the file itself stays in the landing area untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import MaestroError
+from .sources import TableSource
+
+DATE_IN_KEY = re.compile(r"(?:^|/)date=(\d{4}-\d{2}-\d{2})(?:/|$)")
+OTHER_DELIMITERS = (",", ";", "\t", "|")
+
+
+class FileFormatError(MaestroError):
+    """A landed file cannot be read; the message names source, table, object and where."""
+
+
+def landing_day(key: str, last_modified: datetime) -> date:
+    """The partition a landed object belongs to: ``date=YYYY-MM-DD`` in its key, else its upload day (UTC)."""
+    found = DATE_IN_KEY.search(key)
+    if found:
+        try:
+            return date.fromisoformat(found.group(1))
+        except ValueError:
+            pass
+    if last_modified.tzinfo is None:
+        last_modified = last_modified.replace(tzinfo=timezone.utc)
+    return last_modified.astimezone(timezone.utc).date()
+
+
+def _where(spec: TableSource, key: str) -> str:
+    return f"source {spec.source!r}, table {spec.table!r}, file {key!r}"
+
+
+def _decode(payload: bytes, spec: TableSource, key: str) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = payload[:exc.start].count(b"\n") + 1
+        raise FileFormatError(
+            f"{_where(spec, key)}: bytes that are not UTF-8 at byte {exc.start} (line {line}): "
+            f"{payload[exc.start:exc.start + 8]!r}"
+        ) from None
+
+
+def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
+    text = _decode(payload, spec, key)
+    if not text.strip():
+        raise FileFormatError(f"{_where(spec, key)}: the file is empty (no header, no rows)")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=spec.delimiter, dtype=str, keep_default_na=False,
+                            na_values=[""], engine="c")
+    except pd.errors.ParserError as exc:
+        raise FileFormatError(f"{_where(spec, key)}: not valid CSV: {str(exc).strip()}") from None
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for other in OTHER_DELIMITERS:
+            if other != spec.delimiter and other in header:
+                raise FileFormatError(
+                    f"{_where(spec, key)}: the header {header[:80]!r} looks delimited by {other!r}, "
+                    f"but the source declares {spec.delimiter!r}"
+                )
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _as_text(value):
+    """A JSON value as the text it was received as (objects and lists stay JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list, bool)):
+        return json.dumps(value)
+    return str(value)
+
+
+def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
+    text = _decode(payload, spec, key)
+    if not text.strip():
+        raise FileFormatError(f"{_where(spec, key)}: the file is empty")
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FileFormatError(f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise FileFormatError(f"{_where(spec, key)}, line {number}: expected a JSON object, got {type(record).__name__}")
+        records.append({k: _as_text(v) for k, v in record.items()})
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return pa.table({c: pa.array([r.get(c) for r in records], pa.string()) for c in columns})
+
+
+def read_parquet(payload: bytes, spec: TableSource, key: str) -> pa.Table:
+    if not payload:
+        raise FileFormatError(f"{_where(spec, key)}: the file is empty")
+    try:
+        return pq.read_table(io.BytesIO(payload))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileFormatError(f"{_where(spec, key)}: not a readable parquet file ({exc})") from None
+
+
+READERS = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}
+
+
+def read_landed(payload: bytes, spec: TableSource, key: str) -> pa.Table:
+    """The file's rows with a ``_file`` column naming the object they came from."""
+    table = READERS[spec.format](payload, spec, key)
+    renamed = [spec.bronze_name(c) for c in table.column_names]
+    table = table.rename_columns(renamed)
+    return table.append_column("_file", pa.array([key] * table.num_rows, pa.string()))
