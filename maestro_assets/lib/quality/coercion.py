@@ -1,0 +1,225 @@
+"""Reading a received column as its declared dtype, vectorised, without losing track of why.
+
+Every reader returns the typed values plus two row masks: ``null`` (no value was received:
+NA, NaN, NaT, None, or a blank string outside string columns) and ``bad`` (a value was received
+but cannot be read as the declared dtype: ``"abc"`` or ``2.5`` for an int64, say). A row that
+is null or bad holds a placeholder in ``values`` (NA where the storage dtype has one).
+
+Values are arrays, not Series: a numpy array for numpy dtypes, else a pandas extension array
+(``Int64``, ``string``, ``datetime64[ns, UTC]``…). Building Series costs more than the checks
+themselves on small frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    is_bool_dtype, is_datetime64_any_dtype, is_integer_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype,
+)
+
+from .dtypes import DtypeSpec, Family
+from .rules import ColumnRule
+
+BOOL_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True,
+              "false": False, "f": False, "no": False, "n": False, "0": False}
+
+
+@dataclass
+class Coerced:
+    values: np.ndarray | pd.api.extensions.ExtensionArray  # storage dtype, one per received row
+    null: np.ndarray  # bool: no value received
+    bad: np.ndarray  # bool: a value that cannot be read as the declared dtype
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        return ~(self.null | self.bad)
+
+
+def as_array(series: pd.Series):
+    """The values of ``series``: a numpy array when the dtype is numpy's, else the extension array."""
+    return series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
+
+
+def coerce_column(raw: pd.Series, rule: ColumnRule) -> Coerced:
+    """``raw`` read as ``rule.dtype`` (stored as ``rule.storage_dtype``)."""
+    if isinstance(raw.dtype, pd.CategoricalDtype) and rule.spec.family is not Family.CATEGORY:
+        raw = raw.astype(object)
+    return READERS[rule.spec.family](raw, rule.spec, rule.storage_dtype)
+
+
+def _none(raw: pd.Series) -> np.ndarray:
+    return np.zeros(len(raw), dtype=bool)
+
+
+def _isna(raw: pd.Series) -> np.ndarray:
+    return pd.isna(as_array(raw))
+
+
+def _textual(raw: pd.Series) -> bool:
+    return is_object_dtype(raw.dtype) or is_string_dtype(raw.dtype)
+
+
+def _blank(raw: pd.Series, candidates: np.ndarray) -> np.ndarray:
+    """Which of the ``candidates`` rows hold a blank string (read as null outside string columns)."""
+    blank = np.zeros(len(raw), dtype=bool)
+    positions = np.flatnonzero(candidates)
+    if len(positions) and _textual(raw):
+        picked = pd.Series(raw.to_numpy(dtype=object)[positions], dtype=object)
+        blank[positions] = picked.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+    return blank
+
+
+def _parsed_masks(raw: pd.Series, parsed_missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(null, bad)`` of a column parsed from text: received nulls and blanks are null, any
+    other value the parser could not read is bad."""
+    null = _isna(raw)
+    unread = parsed_missing & ~null
+    blank = _blank(raw, unread)
+    return null | blank, unread & ~blank
+
+
+def _with_nulls(values: np.ndarray, missing: np.ndarray, storage):
+    """``values`` (numpy) as ``storage``: ``missing`` rows become NA when the storage has NA, or
+    keep a placeholder otherwise (such rows never reach the valid output)."""
+    if not isinstance(storage, pd.api.extensions.ExtensionDtype):
+        return values.astype(storage, copy=False)
+    array_type = pd.arrays.BooleanArray if isinstance(storage, pd.BooleanDtype) else pd.arrays.IntegerArray
+    array = array_type(values, missing.copy())
+    return array if array.dtype == storage else array.astype(storage)
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, null, bad)``: values int64 when exact integers were received, else float64."""
+    if is_integer_dtype(raw.dtype) or is_bool_dtype(raw.dtype):
+        if isinstance(raw.dtype, np.dtype):
+            return raw.to_numpy().astype(np.int64, copy=False), _none(raw), _none(raw)
+        return raw.to_numpy(dtype=np.int64, na_value=0), _isna(raw), _none(raw)
+    if is_numeric_dtype(raw.dtype):  # floats (numpy or masked)
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, np.isnan(values), _none(raw)
+    if _textual(raw):
+        parsed = _to_numeric(raw)
+        values = parsed.to_numpy(dtype=np.int64) if is_integer_dtype(parsed.dtype) \
+            else parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        null, bad = _parsed_masks(raw, _isna(parsed))
+        return values, null, bad
+    null = _isna(raw)  # datetimes and the like: not numbers
+    return np.zeros(len(raw)), null, ~null
+
+
+def _to_numeric(raw: pd.Series) -> pd.Series:
+    try:
+        return pd.to_numeric(raw, errors="coerce")
+    except (TypeError, ValueError):  # exotic objects (lists, dicts…): read one by one
+        return pd.Series([_number_or_nan(value) for value in raw.to_numpy(dtype=object)], index=raw.index)
+
+
+def _number_or_nan(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def read_integers(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    values, null, bad = _numbers(raw)
+    numpy_dtype = np.dtype(getattr(spec.dtype, "numpy_dtype", spec.dtype))
+    limits = np.iinfo(numpy_dtype)
+    ok = ~(null | bad)
+    if values.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad |= ok & ((values != np.trunc(values)) | (values < limits.min) | (values > limits.max))
+    elif numpy_dtype.itemsize < 8 or numpy_dtype.kind == "u":
+        bad |= ok & ((values < limits.min) | (values > limits.max))
+    missing = null | bad
+    if missing.any():
+        values = np.where(missing, 0, values)
+    return Coerced(_with_nulls(values.astype(numpy_dtype, copy=False), missing, storage), null, bad)
+
+
+def read_floats(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    values, null, bad = _numbers(raw)
+    if values.dtype.kind != "f" or bad.any():
+        values = np.where(null | bad, np.nan, values)
+    if isinstance(storage, pd.api.extensions.ExtensionDtype):
+        return Coerced(pd.array(values, dtype=storage), null, bad)
+    return Coerced(values.astype(storage, copy=False), null, bad)
+
+
+def read_booleans(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    if is_bool_dtype(raw.dtype):
+        null = _isna(raw)
+        values, bad = raw.to_numpy(dtype=bool, na_value=False), _none(raw)
+    elif is_numeric_dtype(raw.dtype):
+        numbers, null, bad = _numbers(raw)
+        bad |= ~(null | bad) & (numbers != 0) & (numbers != 1)
+        values = numbers == 1
+    else:
+        parsed = raw.astype(str).str.strip().str.lower().map(BOOL_WORDS)
+        null, bad = _parsed_masks(raw, _isna(parsed))
+        values = parsed.fillna(False).to_numpy(dtype=bool)
+    return Coerced(_with_nulls(values, null | bad, storage), null, bad)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+def read_strings(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    """Any received value has a text (numbers included); only nulls are nulls."""
+    values = raw.array if raw.dtype == storage else pd.array(as_array(raw), dtype=storage)
+    return Coerced(values, pd.isna(values), _none(raw))
+
+
+def read_categories(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    values = raw.array if raw.dtype == storage else pd.array(as_array(raw), dtype=storage)
+    return Coerced(values, pd.isna(values), _none(raw))
+
+
+# --- timestamps --------------------------------------------------------------------------------
+
+def read_datetimes(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
+    if raw.dtype == storage:
+        return Coerced(as_array(raw), _isna(raw), _none(raw))
+    if is_datetime64_any_dtype(raw.dtype):
+        try:
+            return Coerced(as_array(_to_zone(raw, spec).astype(storage)), _isna(raw), _none(raw))
+        except (OverflowError, ValueError):  # out of the storage unit's bounds: read value by value
+            raw = raw.astype(object)
+    if not _textual(raw):
+        null = _isna(raw)  # numbers are not timestamps (which epoch? which unit?)
+        return Coerced(as_array(pd.Series(pd.NaT, index=raw.index, dtype=storage)), null, ~null)
+    parsed = _to_datetime(raw)
+    null, bad = _parsed_masks(raw, _isna(parsed))
+    return Coerced(as_array(_to_zone(parsed, spec).astype(storage)), null, bad)
+
+
+def _to_datetime(raw: pd.Series) -> pd.Series:
+    try:
+        return pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+    except (TypeError, ValueError, OverflowError):
+        return pd.Series([pd.to_datetime(value, errors="coerce", utc=True) for value in raw.to_numpy(dtype=object)],
+                         index=raw.index, dtype="datetime64[ns, UTC]")
+
+
+def _to_zone(values: pd.Series, spec: DtypeSpec) -> pd.Series:
+    """Timestamps in the declared zone; naive timestamps are taken as UTC."""
+    zone = values.dt.tz
+    if spec.tz is None:
+        return values if zone is None else values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return (values.dt.tz_localize("UTC") if zone is None else values).dt.tz_convert(spec.tz)
+
+
+READERS: dict[Family, Callable[[pd.Series, DtypeSpec, object], Coerced]] = {
+    Family.INTEGER: read_integers,
+    Family.FLOAT: read_floats,
+    Family.BOOLEAN: read_booleans,
+    Family.STRING: read_strings,
+    Family.CATEGORY: read_categories,
+    Family.DATETIME: read_datetimes,
+}
