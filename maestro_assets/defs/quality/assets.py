@@ -195,3 +195,7 @@ def silver_assets() -> list[AssetsDefinition]:
     with warnings.catch_warnings():  # BackfillPolicy is "beta" in 1.13
         warnings.simplefilter("ignore", BetaWarning)
         return [build_silver_asset(spec, RULES[spec.table]) for spec in SOURCES.tables() if spec.table in RULES]
+
+
+def silver_of_bronze() -> dict[AssetKey, AssetKey]:
+    return {bronze_key(spec): silver_key(spec) for spec in SOURCES.tables() if spec.table in RULES}
