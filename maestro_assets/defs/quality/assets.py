@@ -25,6 +25,7 @@ from ...lib.errors import MaestroError
 from ...lib.ingestion.sources import TableSource
 from ...lib.lake import LakeKeyError
 from ...lib.quality import CheckResult, Severity, TableRules, load_rules
+from ...lib.quality.results import jsonable
 from ...lib.quality.silver import build_silver
 from ...resources import LakeResource
 from ..ingestion.assets import bronze_key
@@ -94,7 +95,7 @@ def check_results(combined: dict[str, dict], specs: list[AssetCheckSpec]) -> lis
             metadata={
                 "severity": severity.value,
                 "failing_rows": entry["failing_rows"],
-                "examples": MetadataValue.json(entry["examples"]),
+                "examples": MetadataValue.json(jsonable(entry["examples"])),
                 "message": "; ".join(entry["messages"]) or "ok",
             },
         ))
@@ -185,7 +186,7 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
 def _checks_table(combined: dict[str, dict]) -> str:
     lines = ["| check | severity | passed | failing rows | example |", "|---|---|---|---|---|"]
     for name, entry in sorted(combined.items()):
-        example = json.dumps(entry["examples"][0], default=str)[:80] if entry["examples"] else ""
+        example = json.dumps(jsonable(entry["examples"][0]))[:80] if entry["examples"] else ""
         lines.append(f"| {name} | {entry['severity'].value} | {'yes' if entry['passed'] else '**no**'} | "
                      f"{entry['failing_rows']} | {example.replace('|', '/')} |")
     return "\n".join(lines)
