@@ -45,7 +45,10 @@ class Table:
 
     def text(self, column: str, positions: np.ndarray) -> np.ndarray:
         """The received values of ``column`` at ``positions``, as text (object array)."""
-        return np.asarray(self.received[column][positions].astype(str), dtype=object)
+        values = self.received[column][positions]
+        if values.dtype == object:  # any Python objects (lists too): pandas words each with str()
+            values = pd.Series(values, dtype=object, copy=False)
+        return np.asarray(values.astype(str), dtype=object)
 
     def examples(self, mask: np.ndarray, columns: tuple[str, ...]) -> list[dict]:
         """Up to five rows of ``mask``: their index label and received values of ``columns``."""

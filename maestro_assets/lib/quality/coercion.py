@@ -25,6 +25,7 @@ from pandas.api.types import (
 from .dtypes import DtypeSpec, Family
 from .rules import ColumnRule
 
+ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"  # a time, then a UTC offset
 BOOL_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True,
               "false": False, "f": False, "no": False, "n": False, "0": False}
 
@@ -164,7 +165,7 @@ def read_booleans(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
     else:
         parsed = raw.astype(str).str.strip().str.lower().map(BOOL_WORDS)
         null, bad = _parsed_masks(raw, _isna(parsed))
-        values = parsed.fillna(False).to_numpy(dtype=bool)
+        values = parsed.to_numpy(dtype=bool, na_value=False)
     return Coerced(_with_nulls(values, null | bad, storage), null, bad)
 
 
@@ -200,6 +201,19 @@ def read_datetimes(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
 
 
 def _to_datetime(raw: pd.Series) -> pd.Series:
+    """Timestamps (UTC) from text or datetime objects; unreadable ones NaT. Text with an offset
+    and text without one are parsed apart: pandas would carry an offset over to later naive
+    strings of the same call."""
+    zoned = raw.astype(object).str.contains(ZONED, regex=True, na=False).to_numpy(dtype=bool)
+    if zoned.all() or not zoned.any():
+        return _parse_datetimes(raw)
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    for part in (zoned, ~zoned):
+        parsed[part] = _parse_datetimes(raw[part])
+    return parsed
+
+
+def _parse_datetimes(raw: pd.Series) -> pd.Series:
     try:
         return pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
