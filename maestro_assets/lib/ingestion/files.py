@@ -100,9 +100,14 @@ def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
             raise FileFormatError(f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(record, dict):
             raise FileFormatError(f"{_where(spec, key)}, line {number}: expected a JSON object, got {type(record).__name__}")
-        records.append({k: _as_text(v) for k, v in record.items()})
+        records.append(record)
+    return records_table(records)
+
+
+def records_table(records: list[dict]) -> pa.Table:
+    """JSON records as an Arrow table of text columns (values as received; the union of keys)."""
     columns = list(dict.fromkeys(k for r in records for k in r))
-    return pa.table({c: pa.array([r.get(c) for r in records], pa.string()) for c in columns})
+    return pa.table({c: pa.array([_as_text(r.get(c)) for r in records], pa.string()) for c in columns})
 
 
 def read_parquet(payload: bytes, spec: TableSource, key: str) -> pa.Table:
