@@ -161,14 +161,20 @@ def _check(pattern: re.Pattern, value: Any, what: str, where: str) -> str:
     return value
 
 
-def _parse_source(entry: Any, where: str) -> Source:
+def _named_entry(entry: Any, what: str, name_key: str, allowed: set[str], where: str) -> tuple[str, str]:
+    """Check a source or table entry's shape and name; return (name, where-it-is for messages)."""
     if not isinstance(entry, dict):
-        raise SourceConfigError(f"{where}: each source must be a mapping, got {entry!r}")
-    name = _check(NAME, entry.get("name"), "source name", where)
-    here = f"{where}, source {name!r}"
-    unknown = set(entry) - SOURCE_KEYS
+        raise SourceConfigError(f"{where}: each {what} must be a mapping, got {entry!r}")
+    name = _check(NAME, entry.get(name_key), f"{what} name", where)
+    here = f"{where}, {what} {name!r}"
+    unknown = set(entry) - allowed
     if unknown:
         raise SourceConfigError(f"{here}: unknown settings {sorted(unknown)}")
+    return name, here
+
+
+def _parse_source(entry: Any, where: str) -> Source:
+    name, here = _named_entry(entry, "source", "name", SOURCE_KEYS, where)
     kind = entry.get("kind")
     if kind not in KINDS:
         raise SourceConfigError(f"{here}: kind {kind!r} is not one of {KINDS}")
@@ -192,13 +198,7 @@ def _parse_source(entry: Any, where: str) -> Source:
 
 
 def _parse_table(source: str, kind: str, entry: Any, where: str) -> TableSource:
-    if not isinstance(entry, dict):
-        raise SourceConfigError(f"{where}: each table must be a mapping, got {entry!r}")
-    table = _check(NAME, entry.get("table"), "table name", where)
-    here = f"{where}, table {table!r}"
-    unknown = set(entry) - TABLE_KEYS
-    if unknown:
-        raise SourceConfigError(f"{here}: unknown settings {sorted(unknown)}")
+    table, here = _named_entry(entry, "table", "table", TABLE_KEYS, where)
     keys = tuple(_check(COLUMN, k, "key column", here) for k in entry.get("keys", []))
     watermark = entry.get("watermark")
     if watermark is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -43,12 +43,12 @@ class Table:
         """Column -> its values as received (numpy or extension array)."""
         return {name: as_array(self.raw[name]) for name in self.raw.columns}
 
-    def text(self, column: str, positions: np.ndarray) -> np.ndarray:
-        """The received values of ``column`` at ``positions``, as text (object array)."""
+    def said(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """``column=value`` for the received values of ``column`` at ``positions`` (object array)."""
         values = self.received[column][positions]
         if values.dtype == object:  # any Python objects (lists too): pandas words each with str()
             values = pd.Series(values, dtype=object, copy=False)
-        return np.asarray(values.astype(str), dtype=object)
+        return f"{column}=" + np.asarray(values.astype(str), dtype=object)
 
     def examples(self, mask: np.ndarray, columns: tuple[str, ...]) -> list[dict]:
         """Up to five rows of ``mask``: their index label and received values of ``columns``."""
@@ -84,8 +84,16 @@ def _flags(result) -> np.ndarray:
     return result.to_numpy(dtype=bool, na_value=False)
 
 
-def _isin(array, allowed: tuple) -> np.ndarray:
-    return _flags(array.isin(allowed) if not isinstance(array, np.ndarray) else np.isin(array, allowed))
+def _isin(array, allowed) -> np.ndarray:
+    """Which values of ``array`` are among ``allowed`` (an array of the same dtype)."""
+    return _flags(np.isin(array, allowed) if isinstance(array, np.ndarray) else array.isin(allowed))
+
+
+@lru_cache(maxsize=256)
+def _allowed(check: CheckRule, rule: ColumnRule):
+    """The allowed values of a categorical check, read as the column's dtype."""
+    read = rule.read(check.params["allowed"])
+    return read.values[read.present]
 
 
 def _rows(count: int) -> str:
@@ -113,7 +121,7 @@ def schema_rows(table: Table, rule: ColumnRule, problem: str | None) -> RowFailu
     refused = read.bad if rule.nullable else read.bad | read.null
 
     def reasons(positions: np.ndarray) -> np.ndarray:
-        unreadable_text = f"{column}=" + table.text(column, positions) + f" is not a valid {rule.dtype}"
+        unreadable_text = table.said(column, positions) + f" is not a valid {rule.dtype}"
         return np.where(read.bad[positions], unreadable_text, f"{column} is null but not nullable")
 
     message = f"{column}: {_rows(unreadable)} not readable as {rule.dtype}"
@@ -138,16 +146,16 @@ def range_rows(table: Table, check: CheckRule) -> RowFailures:
         outside |= _flags(read.values > high)
     interval = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
     return RowFailures(check.name, check.kind, check.severity, outside & read.present, (column,),
-                       lambda positions: f"{column}=" + table.text(column, positions) + f" outside {interval}",
+                       lambda positions: table.said(column, positions) + f" outside {interval}",
                        f"{column} outside {interval}", {"min": low, "max": high})
 
 
 def categorical_rows(table: Table, check: CheckRule) -> RowFailures:
     column, allowed = check.column, check.params["allowed"]
     read = table.typed[column]
-    unknown = ~_isin(read.values, allowed) & read.present
+    unknown = ~_isin(read.values, _allowed(check, table.rules.column(column))) & read.present
     return RowFailures(check.name, check.kind, check.severity, unknown, (column,),
-                       lambda positions: f"{column}=" + table.text(column, positions) + " is not an allowed value",
+                       lambda positions: table.said(column, positions) + " is not an allowed value",
                        f"{column} not among the allowed values", {"allowed": list(allowed)})
 
 
@@ -164,7 +172,7 @@ def duplicate_rows(table: Table, check: CheckRule) -> RowFailures:
         duplicate[keyed] = _repeats([values[keyed] for values in keys])
 
     def reasons(positions: np.ndarray) -> np.ndarray:
-        parts = [f"{column}=" + table.text(column, positions) for column in columns]
+        parts = [table.said(column, positions) for column in columns]
         key = parts[0] if len(parts) == 1 else "(" + _joined(parts, ", ") + ")"
         return "duplicate key " + key
 
@@ -200,7 +208,7 @@ def future_rows(table: Table, check: CheckRule) -> RowFailures:
     late = _flags(read.values > limit) & read.present
     now = table.now.isoformat()
     return RowFailures(check.future_name, "future", Severity.ERROR, late, (column,),
-                       lambda positions: f"{column}=" + table.text(column, positions) + f" is in the future (now {now})",
+                       lambda positions: table.said(column, positions) + f" is in the future (now {now})",
                        f"{column} later than now ({now}) + {minutes:g} min",
                        {"now": table.now, "tolerance_minutes": minutes})
 
@@ -233,7 +241,7 @@ def freshness_result(table: Table, check: CheckRule, valid: np.ndarray) -> Check
     column, limit = check.column, check.params["max_age_hours"]
     read = table.typed[column]
     stamps = read.values[valid & read.present]
-    newest = stamps.max() if len(stamps) else pd.NaT
+    newest = pd.Timestamp(stamps.max()) if len(stamps) else pd.NaT
     details = {"now": table.now, "max_age_hours": limit, "newest": None, "age_hours": None}
     if pd.isna(newest):
         return CheckResult(check.name, check.kind, check.severity, False, details=details,

@@ -43,19 +43,15 @@ def _typed(valid: pd.DataFrame, rules: TableRules) -> pd.DataFrame:
         if rule.name not in valid.columns:
             continue
         read = coerce_column(valid[rule.name], rule)
-        problem = _first(read.bad) if read.bad.any() else None
-        if problem is not None:
+        if read.bad.any():
+            example = valid[rule.name].iloc[np.flatnonzero(read.bad)[0]]
             raise MaestroError(f"table {rules.table!r}: clean() takes validated rows, but {rule.name}="
-                               f"{valid[rule.name].iloc[problem]!r} is not a valid {rule.dtype}")
+                               f"{example!r} is not a valid {rule.dtype}")
         if not rule.nullable and read.null.any():
             raise MaestroError(f"table {rules.table!r}: clean() takes validated rows, but {rule.name} has "
                                f"{int(read.null.sum())} null(s) and is not nullable")
         typed[rule.name] = read.values
     return valid.assign(**typed)
-
-
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
 
 
 def _deduplicated(frame: pd.DataFrame, rules: TableRules, keep: str, latest_by: str | None) -> pd.DataFrame:
@@ -99,7 +95,7 @@ def _fill_value(values: pd.Series, rule: ColumnRule) -> Any:
     if rule.missing == "zero":
         return False if family is Family.BOOLEAN else 0
     if rule.impute_value is not None:
-        return coerce_column(pd.Series([rule.impute_value], dtype=object), rule).values[0]
+        return rule.read([rule.impute_value]).values[0]
     present = values.dropna()
     if present.empty:
         return None  # nothing to impute from: the nulls stay

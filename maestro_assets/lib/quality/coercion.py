@@ -12,7 +12,7 @@ themselves on small frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -65,12 +65,17 @@ def _textual(raw: pd.Series) -> bool:
     return is_object_dtype(raw.dtype) or is_string_dtype(raw.dtype)
 
 
+def _as_text(values) -> pd.Series:
+    """Any values as pandas strings (``str()`` of non-strings), NA kept: safe for ``.str``."""
+    return pd.Series(values, dtype=object, copy=False).astype("string")
+
+
 def _blank(raw: pd.Series, candidates: np.ndarray) -> np.ndarray:
     """Which of the ``candidates`` rows hold a blank string (read as null outside string columns)."""
     blank = np.zeros(len(raw), dtype=bool)
     positions = np.flatnonzero(candidates)
     if len(positions) and _textual(raw):
-        picked = pd.Series(raw.to_numpy(dtype=object)[positions], dtype=object)
+        picked = _as_text(raw.to_numpy(dtype=object)[positions])
         blank[positions] = picked.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
     return blank
 
@@ -107,7 +112,7 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return values, np.isnan(values), _none(raw)
     if _textual(raw):
         parsed = _to_numeric(raw)
-        values = parsed.to_numpy(dtype=np.int64) if is_integer_dtype(parsed.dtype) \
+        values = parsed.to_numpy(dtype=np.int64) if is_integer_dtype(parsed.dtype) and not parsed.hasnans \
             else parsed.to_numpy(dtype=np.float64, na_value=np.nan)
         null, bad = _parsed_masks(raw, _isna(parsed))
         return values, null, bad
@@ -178,8 +183,17 @@ def read_strings(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
 
 
 def read_categories(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
-    values = raw.array if raw.dtype == storage else pd.array(as_array(raw), dtype=storage)
-    return Coerced(values, pd.isna(values), _none(raw))
+    """Any hashable value can be a category; unhashable ones (lists, dicts) are bad."""
+    if raw.dtype == storage:
+        return Coerced(raw.array, pd.isna(raw.array), _none(raw))
+    received = as_array(raw)
+    try:
+        values = pd.array(received, dtype=storage)
+        return Coerced(values, pd.isna(values), _none(raw))
+    except TypeError:
+        bad = np.fromiter((not isinstance(value, Hashable) for value in received), dtype=bool, count=len(received))
+        values = pd.array(np.where(bad, None, received), dtype=storage)
+        return Coerced(values, pd.isna(values) & ~bad, bad)
 
 
 # --- timestamps --------------------------------------------------------------------------------
@@ -204,7 +218,7 @@ def _to_datetime(raw: pd.Series) -> pd.Series:
     """Timestamps (UTC) from text or datetime objects; unreadable ones NaT. Text with an offset
     and text without one are parsed apart: pandas would carry an offset over to later naive
     strings of the same call."""
-    zoned = raw.astype(object).str.contains(ZONED, regex=True, na=False).to_numpy(dtype=bool)
+    zoned = _as_text(raw.to_numpy(dtype=object)).str.contains(ZONED, regex=True).to_numpy(dtype=bool, na_value=False)
     if zoned.all() or not zoned.any():
         return _parse_datetimes(raw)
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")

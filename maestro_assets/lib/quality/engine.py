@@ -31,9 +31,8 @@ def validate(frame: pd.DataFrame, rules: TableRules, now: datetime | None = None
     schema = [schema_rows(table, rule, problems.get(rule.name)) for rule in rules.columns]
     flagged = {index: ROW_CHECKS[check.kind](table, check) for index, check in enumerate(rules.checks)
                if check.kind in ROW_CHECKS and not _absent(table, check)}
-    failures = schema + list(flagged.values())
-    quarantined = np.logical_or.reduce([failure.mask for failure in failures]) if failures else \
-        np.zeros(table.rows, dtype=bool)
+    failures = schema + list(flagged.values())  # one schema entry per declared column: never empty
+    quarantined = np.logical_or.reduce([failure.mask for failure in failures])
     results = [failure.result(table) for failure in schema] + [_extra_columns(table)]
     for index, check in enumerate(rules.checks):
         results.extend(_results(table, index, check, flagged, ~quarantined))
@@ -46,8 +45,8 @@ def _read(frame: pd.DataFrame, rules: TableRules, now, reference) -> Table:
         raise MaestroError(f"rules must be TableRules, got {type(rules).__name__}")
     if not isinstance(frame, pd.DataFrame):
         raise MaestroError(f"table {rules.table!r}: expected a pandas DataFrame, got {type(frame).__name__}")
-    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
-    if repeated:
+    if not frame.columns.is_unique:
+        repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
         raise MaestroError(f"table {rules.table!r}: the frame has repeated column names {repeated}")
     if reference is not None and not isinstance(reference, pd.DataFrame):
         raise MaestroError(f"table {rules.table!r}: reference must be a pandas DataFrame")
@@ -83,7 +82,7 @@ def _valid(table: Table, keep: np.ndarray) -> pd.DataFrame:
     """The kept rows, declared columns typed, others as received, in the received order."""
     columns = {name: table.typed[name].values if name in table.typed else table.received[name]
                for name in table.raw.columns}
-    return _frame(columns, table.raw.index, None if keep.all() else keep)
+    return _frame(columns, table.raw.index, keep)
 
 
 def _quarantine(table: Table, failures: list[RowFailures], quarantined: np.ndarray) -> pd.DataFrame:
@@ -100,13 +99,12 @@ def _quarantine(table: Table, failures: list[RowFailures], quarantined: np.ndarr
                   taken=(FAILED_CHECKS, REASON))
 
 
-def _frame(columns: dict, index: pd.Index, rows: np.ndarray | None, taken: tuple = ()) -> pd.DataFrame:
-    """A frame of ``rows`` (a mask or positions; None: all) of the ``columns`` arrays, except the
-    ``taken`` ones, which hold those rows already."""
-    if rows is not None:
-        columns = {name: values if name in taken else values[rows] for name, values in columns.items()}
-        index = index[rows]
-    return pd.DataFrame(columns, index=index, copy=False)
+def _frame(columns: dict, index: pd.Index, rows: np.ndarray, taken: tuple = ()) -> pd.DataFrame:
+    """A new frame of ``rows`` (a mask or positions) of the ``columns`` arrays, except the
+    ``taken`` ones, which hold those rows already. Indexing copies: nothing is shared with the
+    received frame."""
+    columns = {name: values if name in taken else values[rows] for name, values in columns.items()}
+    return pd.DataFrame(columns, index=index[rows], copy=False)
 
 
 def _appended(text: np.ndarray, more, separator: str) -> np.ndarray:

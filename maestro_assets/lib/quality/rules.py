@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
@@ -103,13 +103,14 @@ class ColumnRule:
                 raise RulesError(f"missing: zero needs a numeric or bool column, not {self.dtype}")
             if self.impute_value is not None and self.missing != "impute":
                 raise RulesError("impute_value is only used with missing: impute")
-            if self.impute_value is not None and not self._readable(self.impute_value):
+            if self.impute_value is not None and not self.read([self.impute_value]).present.all():
                 raise RulesError(f"impute_value {self.impute_value!r} is not a valid {self.dtype}")
 
-    def _readable(self, value: Any) -> bool:
+    def read(self, values: Iterable[Any]):
+        """``values`` (from the rules: an impute value, allowed values…) read as this column's dtype."""
         from .coercion import coerce_column  # coercion reads ColumnRule
 
-        return bool(coerce_column(pd.Series([value], dtype=object), self).present.all())
+        return coerce_column(pd.Series(list(values), dtype=object), self)
 
     @cached_property
     def spec(self) -> DtypeSpec:
@@ -238,7 +239,7 @@ class TableRules:
             for name in check.targets:
                 if name not in self.column_names:
                     raise RulesError(f"unknown column {name!r} (declared: {', '.join(self.column_names)})")
-            _check_fits_column(check, self.column(check.targets[0]).spec)
+            _check_fits_column(check, self.column(check.targets[0]))
         return check
 
     @property
@@ -258,8 +259,9 @@ class TableRules:
         raise KeyError(name)
 
 
-def _check_fits_column(check: CheckRule, spec: DtypeSpec) -> None:
+def _check_fits_column(check: CheckRule, column: ColumnRule) -> None:
     """A check must make sense for its column's dtype: ranges on ordered values, etc."""
+    spec = column.spec
     if check.kind == "range":
         if not spec.ordered:
             raise RulesError(f"a range check needs a numeric or datetime column, not {spec}")
@@ -269,6 +271,11 @@ def _check_fits_column(check: CheckRule, spec: DtypeSpec) -> None:
         low, high = (check.params.get(name) for name in ("min", "max"))
         if low is not None and high is not None and _bound(low, spec, "min") > _bound(high, spec, "max"):
             raise RulesError(f"min {low!r} is above max {high!r}")
+    elif check.kind == "categorical":
+        allowed = check.params["allowed"]
+        unreadable = [value for value, ok in zip(allowed, column.read(allowed).present) if not ok]
+        if unreadable:
+            raise RulesError(f"allowed value(s) {', '.join(map(repr, unreadable))} not valid {spec}")
     elif check.kind == "freshness" and spec.family is not Family.DATETIME:
         raise RulesError(f"a freshness check needs a datetime column, not {spec}")
     elif check.kind == "distribution":
