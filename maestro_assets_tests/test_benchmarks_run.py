@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "dagster_overhead": ["--steps", "3"],
+    "validate": ["--rows", "2000", "--small-calls", "5"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

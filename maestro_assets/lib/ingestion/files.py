@@ -87,9 +87,7 @@ def _as_text(value):
 
 
 def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
-    text = _decode(payload, spec, key)
-    if not text.strip():
-        raise FileFormatError(f"{_where(spec, key)}: the file is empty")
+    text = _decode(payload, spec, key)  # an empty JSON-lines file is a valid file of no records
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

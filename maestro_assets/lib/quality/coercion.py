@@ -1,7 +1,8 @@
 """Reading a received column as its declared dtype, vectorised, without losing track of why.
 
 Every reader returns the typed values plus two row masks: ``null`` (no value was received:
-NA, NaN, NaT, None, or a blank string outside string columns) and ``bad`` (a value was received
+NA, NaN, NaT, None, or — outside string columns — a blank string or a null word such as
+``"NaN"``, ``"null"``, ``"N/A"``) and ``bad`` (a value was received
 but cannot be read as the declared dtype: ``"abc"`` or ``2.5`` for an int64, say). A row that
 is null or bad holds a placeholder in ``values`` (NA where the storage dtype has one).
 
@@ -25,7 +26,7 @@ from pandas.api.types import (
 from .dtypes import DtypeSpec, Family
 from .rules import ColumnRule
 
-ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d*)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"  # a time, then a UTC offset
+NULL_WORDS = ("", "nan", "nat", "null", "none", "na", "n/a", "<na>")  # text read as null outside string columns
 BOOL_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True,
               "false": False, "f": False, "no": False, "n": False, "0": False}
 
@@ -70,23 +71,24 @@ def _as_text(values) -> pd.Series:
     return pd.Series(values, dtype=object, copy=False).astype("string")
 
 
-def _blank(raw: pd.Series, candidates: np.ndarray) -> np.ndarray:
-    """Which of the ``candidates`` rows hold a blank string (read as null outside string columns)."""
-    blank = np.zeros(len(raw), dtype=bool)
+def _null_words(raw: pd.Series, candidates: np.ndarray) -> np.ndarray:
+    """Which of the ``candidates`` rows hold a blank or a null word (``"NaN"``, ``"null"``…), read
+    as null outside string columns."""
+    words = np.zeros(len(raw), dtype=bool)
     positions = np.flatnonzero(candidates)
     if len(positions) and _textual(raw):
         picked = _as_text(raw.to_numpy(dtype=object)[positions])
-        blank[positions] = picked.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
-    return blank
+        words[positions] = picked.str.strip().str.lower().isin(NULL_WORDS).to_numpy(dtype=bool, na_value=False)
+    return words
 
 
 def _parsed_masks(raw: pd.Series, parsed_missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(null, bad)`` of a column parsed from text: received nulls and blanks are null, any
-    other value the parser could not read is bad."""
+    """``(null, bad)`` of a column parsed from text: received nulls, blanks and null words are
+    null, any other value the parser could not read is bad."""
     null = _isna(raw)
     unread = parsed_missing & ~null
-    blank = _blank(raw, unread)
-    return null | blank, unread & ~blank
+    words = _null_words(raw, unread)
+    return null | words, unread & ~words
 
 
 def _with_nulls(values: np.ndarray, missing: np.ndarray, storage):
@@ -184,13 +186,10 @@ def read_strings(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
 
 def read_categories(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
     """Any hashable value can be a category; unhashable ones (lists, dicts) are bad."""
-    if raw.dtype == storage:
-        return Coerced(raw.array, pd.isna(raw.array), _none(raw))
-    received = as_array(raw)
     try:
-        values = pd.array(received, dtype=storage)
-        return Coerced(values, pd.isna(values), _none(raw))
+        return read_strings(raw, spec, storage)  # the same, with a categorical storage
     except TypeError:
+        received = as_array(raw)
         bad = np.fromiter((not isinstance(value, Hashable) for value in received), dtype=bool, count=len(received))
         values = pd.array(np.where(bad, None, received), dtype=storage)
         return Coerced(values, pd.isna(values) & ~bad, bad)
@@ -218,13 +217,23 @@ def _to_datetime(raw: pd.Series) -> pd.Series:
     """Timestamps (UTC) from text or datetime objects; unreadable ones NaT. Text with an offset
     and text without one are parsed apart: pandas would carry an offset over to later naive
     strings of the same call."""
-    zoned = _as_text(raw.to_numpy(dtype=object)).str.contains(ZONED, regex=True).to_numpy(dtype=bool, na_value=False)
+    raw = pd.Series(raw.array, copy=False)  # positional index: the parts are put back by position
+    zoned = _zoned(raw.to_numpy(dtype=object))
     if zoned.all() or not zoned.any():
         return _parse_datetimes(raw)
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     for part in (zoned, ~zoned):
         parsed[part] = _parse_datetimes(raw[part])
     return parsed
+
+
+def _zoned(values: np.ndarray) -> np.ndarray:
+    """Which values read as text end in a UTC offset (``Z``, ``+02:00``, ``-0500``): a ``+`` or
+    ``-`` past the ``YYYY-MM-DD`` date, or a final ``Z``."""
+    text = np.char.upper(np.char.strip(_as_text(values).to_numpy(dtype=str, na_value="")))
+    past_date = len("YYYY-MM-DD")
+    return (np.char.endswith(text, "Z") | (np.char.rfind(text, "+") >= past_date)
+            | (np.char.rfind(text, "-") >= past_date))
 
 
 def _parse_datetimes(raw: pd.Series) -> pd.Series:

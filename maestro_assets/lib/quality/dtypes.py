@@ -58,9 +58,8 @@ class DtypeSpec:
 
     def in_zone(self, stamp: pd.Timestamp) -> pd.Timestamp:
         """``stamp`` comparable with this (datetime) column: in its zone, or naive UTC."""
-        if self.tz is not None:
-            return stamp.tz_localize("UTC").tz_convert(self.tz) if stamp.tz is None else stamp.tz_convert(self.tz)
-        return stamp.tz_convert("UTC").tz_localize(None) if stamp.tz is not None else stamp
+        utc = as_utc(stamp)
+        return utc.tz_convert(self.tz) if self.tz is not None else utc.tz_localize(None)
 
     def __str__(self) -> str:
         return self.declared

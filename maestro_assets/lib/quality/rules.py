@@ -213,19 +213,17 @@ class TableRules:
         with _context(f"table {self.table!r}"):
             self._check_columns()
             object.__setattr__(self, "checks", tuple(self._resolved_check(i, c) for i, c in enumerate(self.checks)))
-            names = [check.name for check in self.checks]
-            repeated = sorted({name for name in names if names.count(name) > 1})
+            repeated = _repeated(check.name for check in self.checks)
             if repeated:
                 raise RulesError(f"check(s) {', '.join(repeated)} declared more than once")
 
     def _check_columns(self) -> None:
         if not self.columns:
             raise RulesError("no columns declared")
-        names = [column.name for column in self.columns]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = _repeated(self.column_names)
         if repeated:
             raise RulesError(f"column(s) {', '.join(map(repr, repeated))} declared more than once")
-        unknown = [key for key in self.keys if key not in names]
+        unknown = [key for key in self.keys if key not in self.column_names]
         if unknown:
             raise RulesError(f"key column(s) {', '.join(map(repr, unknown))} not among the declared columns")
 
@@ -259,18 +257,20 @@ class TableRules:
         raise KeyError(name)
 
 
+def _repeated(names: Iterable[str]) -> list[str]:
+    names = list(names)
+    return sorted({name for name in names if names.count(name) > 1})
+
+
 def _check_fits_column(check: CheckRule, column: ColumnRule) -> None:
     """A check must make sense for its column's dtype: ranges on ordered values, etc."""
     spec = column.spec
     if check.kind == "range":
         if not spec.ordered:
             raise RulesError(f"a range check needs a numeric or datetime column, not {spec}")
-        for name in ("min", "max"):
-            if name in check.params:
-                _bound(check.params[name], spec, name)
-        low, high = (check.params.get(name) for name in ("min", "max"))
-        if low is not None and high is not None and _bound(low, spec, "min") > _bound(high, spec, "max"):
-            raise RulesError(f"min {low!r} is above max {high!r}")
+        low, high = range_bounds(check, spec)
+        if low is not None and high is not None and low > high:
+            raise RulesError(f"min {check.params['min']!r} is above max {check.params['max']!r}")
     elif check.kind == "categorical":
         allowed = check.params["allowed"]
         unreadable = [value for value, ok in zip(allowed, column.read(allowed).present) if not ok]
