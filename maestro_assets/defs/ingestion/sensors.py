@@ -29,24 +29,31 @@ FILE_TABLES = [spec for spec in SOURCES.tables() if spec.kind == "files"]
 def landing_files_sensor(context: SensorEvaluationContext, lake: LakeResource):
     store = lake.get()
     cursors = {k: LandingCursor.parse(v) for k, v in json.loads(context.cursor or "{}").items()}
+    first, last = DAILY.get_first_partition_key(), DAILY.get_last_partition_key()
     requests, skipped = [], []
-    valid_days = None
     for spec in FILE_TABLES:
-        fresh, cursors[spec.table] = new_objects(store.list(spec.prefix), cursors.get(spec.table, LandingCursor()))
+        listing = store.list(spec.prefix)
+        fresh, cursor = new_objects(listing, cursors.get(spec.table, LandingCursor()))
+        waiting = [o for o in listing if cursor.pending.get(o.key) == o.etag and o not in fresh]
+        cursor.pending = {}
         batches = defaultdict(list)
-        for obj in fresh:
-            batches[landing_day(obj.key, obj.last_modified).isoformat()].append(obj)
+        for obj in fresh + waiting:
+            day = landing_day(obj.key, obj.last_modified).isoformat()
+            if last is None or day > last:  # today's (or a future) partition does not exist yet
+                cursor.pending[obj.key] = obj.etag
+            elif day < first:
+                skipped.append(f"{obj.key} (landing day {day} is before the first partition {first})")
+            else:
+                batches[day].append(obj)
         for day, objects in sorted(batches.items()):
-            if valid_days is None:
-                valid_days = set(DAILY.get_partition_keys())
-            if day not in valid_days:
-                skipped.extend(f"{o.key} (landing day {day} has no partition)" for o in objects)
-                continue
             requests.append(RunRequest(
                 run_key=batch_run_key(spec.table, day, objects), partition_key=day,
                 asset_selection=[bronze_key(spec)],
                 tags={"maestro/landing_objects": str(len(objects))},
             ))
+        if cursor.pending:
+            context.log.info(f"{len(cursor.pending)} object(s) under {spec.prefix} wait for their partition")
+        cursors[spec.table] = cursor
     for line in skipped:
         context.log.warning(f"skipped {line}")
     cursor = json.dumps({table: c.dump() for table, c in cursors.items()}, sort_keys=True)

@@ -4,7 +4,10 @@ The cursor keeps a high-water mark of last-modified times and the (key, ETag) pa
 a look-back window before it. Objects are listed again from ``mark - lookback`` on every tick,
 so an object whose last-modified time is older than the mark when it becomes visible (S3 dates a
 multipart upload by its start; a slow writer lands late) is still found, and the seen-set makes
-sure no object is reported twice. An object re-written with new content (new ETag) is new.
+sure no object is reported twice. An object re-written with new content (new ETag) is new; the
+same content delivered again (same ETag) is not. Objects that cannot be ingested yet (their
+landing day has no partition yet: today's files) wait in ``pending`` until they can, however
+long that takes.
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ def _utc(moment: datetime) -> datetime:
 class LandingCursor:
     mark: datetime = EPOCH
     seen: dict[str, str] = field(default_factory=dict)  # "key" -> "etag@iso-last-modified"
+    pending: dict[str, str] = field(default_factory=dict)  # "key" -> etag, reported but not ingestible yet
 
     @classmethod
     def parse(cls, text: str | None) -> LandingCursor:
         if not text:
             return cls()
         raw = json.loads(text)
-        return cls(datetime.fromisoformat(raw["mark"]), dict(raw.get("seen", {})))
+        return cls(datetime.fromisoformat(raw["mark"]), dict(raw.get("seen", {})), dict(raw.get("pending", {})))
 
     def dump(self) -> str:
-        return json.dumps({"mark": self.mark.isoformat(), "seen": self.seen}, sort_keys=True)
+        return json.dumps({"mark": self.mark.isoformat(), "seen": self.seen, "pending": self.pending},
+                          sort_keys=True)
 
 
 def new_objects(objects: Iterable[ObjectInfo], cursor: LandingCursor,
@@ -51,15 +56,15 @@ def new_objects(objects: Iterable[ObjectInfo], cursor: LandingCursor,
         modified = _utc(obj.last_modified)
         if modified < horizon:
             continue  # older than the window: reported by an earlier tick
-        version = f"{obj.etag}@{modified.isoformat()}"
-        if seen.get(obj.key) == version:
-            continue
+        previous = seen.get(obj.key)
+        if previous is not None and previous.split("@", 1)[0] == obj.etag:
+            continue  # the same content, seen already (also when delivered again)
         fresh.append(obj)
-        seen[obj.key] = version
+        seen[obj.key] = f"{obj.etag}@{modified.isoformat()}"
         mark = max(mark, modified)
     keep_from = mark - lookback
     seen = {k: v for k, v in seen.items() if datetime.fromisoformat(v.split("@", 1)[1]) >= keep_from}
-    return fresh, LandingCursor(mark, seen)
+    return fresh, LandingCursor(mark, seen, dict(cursor.pending))
 
 
 def batch_run_key(table: str, day: str, objects: Iterable[ObjectInfo]) -> str:
