@@ -32,8 +32,11 @@ def deployments(n: int = 6, day: str = DAY) -> pd.DataFrame:
     })
 
 
-@pytest.fixture
-def lake(maestro_home):
+@pytest.fixture(params=["local", "s3"])
+def lake(request, maestro_home):
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_credentials")
+        return LakeResource(url=request.getfixturevalue("s3_lake_url"), endpoint_url=server["endpoint_url"])
     return LakeResource(url=str(maestro_home / "lake"))
 
 
