@@ -161,7 +161,8 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
             assert part.result.rows_in == part.result.rows_valid + part.result.rows_quarantined
             partition = ("date", day) if day else None
             store.write_partition("silver", spec.table, partition, part.silver)
-            store.write_partition("quarantine", spec.table, partition, part.quarantine.astype(str))
+            # as received: mixed types kept as text, nulls stay null
+            store.write_partition("quarantine", spec.table, partition, part.quarantine.astype("string"))
             report_key = f"reports/silver/{spec.table}/" + (f"date={day}/" if day else "") + "report.json"
             store.put(report_key, json.dumps(part.report(day), indent=1).encode())
             for name in totals:

@@ -77,6 +77,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_block_downstream(lake):
     assert "deployment_id=1" in reasons and "lead_time_hours=-5.0" in reasons and "environment=prod" in reasons
     assert "deployed_at" in reasons
     assert set(quarantine["_batch_id"]) == {"b-1"}  # traceable to the bronze batch
+    assert quarantine["restored_at"].isna().all()  # nulls stay null, not the text "None"
     bronze = store.read_partition("bronze", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert len(bronze) == 6  # raw data stays in bronze
 
