@@ -154,7 +154,7 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
         deps=[AssetKey(u.split("/")) for u in spec.upstream],
         retry_policy=RETRY,
         metadata={"source": source.name, "source_kind": spec.kind, "keys": list(spec.keys),
-                  "watermark": spec.watermark or ""},
+                  **({"watermark": spec.watermark} if spec.watermark else {})},
     )
     def bronze(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
         store = lake.get()
