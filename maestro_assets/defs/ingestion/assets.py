@@ -65,10 +65,10 @@ def _window(context: AssetExecutionContext) -> tuple[datetime, datetime]:
 def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:
     db = Warehouse(source.connection())
     if not spec.partitioned:
-        return write_snapshot(lake, spec.source, spec.table, sql_batches(db, spec), context.run_id)
+        return write_snapshot(lake, spec.source, spec.table, sql_batches(db, spec), context.run.run_id)
     start, end = _window(context)
     writer = PartitionedBronzeWriter(lake, spec.source, spec.table, spec.bronze_name(spec.watermark),
-                                     start.date(), end.date(), batch_id=context.run_id)
+                                     start.date(), end.date(), batch_id=context.run.run_id)
     for batch in sql_batches(db, spec, start, end):
         writer.write(batch)
     return writer.close()
@@ -83,7 +83,7 @@ def extract_files(context: AssetExecutionContext, source: Source, spec: TableSou
         if start.date() <= day < end.date():
             by_day.setdefault(day, []).append(obj.key)
     writer = PartitionedBronzeWriter(lake, spec.source, spec.table, None, start.date(), end.date(),
-                                     batch_id=context.run_id)
+                                     batch_id=context.run.run_id)
     for day in sorted(by_day):
         tables = [read_landed(lake.get(key), spec, key) for key in by_day[day]]
         writer.write_day(day, pa.concat_tables(tables, promote_options="permissive"))
@@ -106,14 +106,14 @@ def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSour
         table = table.rename_columns([spec.bronze_name(c) for c in table.column_names])
     context.log.info(f"{rest.url}: {fetch.pages} pages, {fetch.records} records, {fetch.retries} retries")
     if window is None:
-        stats = write_snapshot(lake, spec.source, spec.table, [table], context.run_id)
+        stats = write_snapshot(lake, spec.source, spec.table, [table], context.run.run_id)
     else:
         watermark = spec.bronze_name(spec.watermark)
         if watermark not in table.column_names and table.num_rows:
             raise MaestroError(f"source {source.name!r}, table {spec.table!r}: the records have no watermark "
                                f"field {watermark!r}; fields are {table.column_names}")
         writer = PartitionedBronzeWriter(lake, spec.source, spec.table, watermark, window[0].date(),
-                                         window[1].date(), batch_id=context.run_id)
+                                         window[1].date(), batch_id=context.run.run_id)
         if table.num_rows:
             stamps = pc.cast(table.column(watermark), pa.timestamp("us", tz="UTC"))
             table = table.set_column(table.column_names.index(watermark), watermark, stamps)
