@@ -96,7 +96,7 @@ def cmd_demo(args) -> int:
     rest = keys_in_groups([DEMO_GROUP], exclude=True)
     started = time.monotonic()
     window = demo_partition_range()
-    materialized, passed, failed, ok = 0, 0, [], True
+    materialized, passed, failed, warned, ok = 0, 0, [], [], True
     for keys, partitioned in run_stages(rest):
         what = f"{len(keys)} {'partitioned' if partitioned else ''} assets".replace("  ", " ")
         print(f"materializing {what}" + (f" for {window[0]}..{window[1]} in one run" if partitioned else "") + " …",
@@ -106,12 +106,14 @@ def cmd_demo(args) -> int:
         materialized += len(set(summary.materialized))
         passed += len(summary.checks_passed)
         failed += summary.checks_failed
+        warned += summary.checks_warned
         ok = ok and summary.success
     print()
     print("Maestro demo summary")
     print(f"  assets materialized : {materialized} (+ the demo source system), {time.monotonic() - started:.1f}s")
     print(f"  checks passed       : {passed}")
     print(f"  checks failed       : {len(failed)}" + (f" ({', '.join(failed)})" if failed else ""))
+    print(f"  warnings            : {len(warned)}" + (f" ({', '.join(warned)})" if warned else ""))
     print("  " + UI_HINT.format(home=home))
     return 0 if ok else 1
 

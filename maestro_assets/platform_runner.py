@@ -52,7 +52,8 @@ class RunSummary:
     success: bool
     materialized: list[str] = field(default_factory=list)
     checks_passed: list[str] = field(default_factory=list)
-    checks_failed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)  # ERROR severity
+    checks_warned: list[str] = field(default_factory=list)  # failed with WARN severity
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -81,9 +82,16 @@ def materialize(asset_keys: Sequence, run_config: dict | None = None, tags: dict
     summary.materialized = [
         event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
     ]
-    for evaluation in result.get_asset_check_evaluations():
+    evaluations = [e.asset_check_evaluation_data for e in result.all_events  # also of failed steps
+                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    for evaluation in evaluations:
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        (summary.checks_passed if evaluation.passed else summary.checks_failed).append(name)
+        if evaluation.passed:
+            summary.checks_passed.append(name)
+        elif evaluation.severity.value == "WARN":
+            summary.checks_warned.append(name)
+        else:
+            summary.checks_failed.append(name)
     for event in result.get_step_failure_events():
         summary.failed_steps.append(event.step_key)
         error = event.step_failure_data.error
