@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "dagster_overhead": ["--steps", "3"],
     "validate": ["--rows", "2000", "--small-calls", "5"],
+    "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

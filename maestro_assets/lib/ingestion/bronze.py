@@ -1,9 +1,10 @@
 """Writing bronze: raw rows as received plus ``_ingested_at``, ``_source``, ``_batch_id``,
 one parquet object per daily partition, streamed batch by batch so memory stays bounded.
 
-Batches must arrive ordered by partition day (extractors order by the watermark); each day is
-written to a local temporary parquet file row group by row group and swapped into the lake
-when the day is complete, so re-running a partition replaces it and never duplicates rows.
+Batches may arrive in any order: each batch's rows are routed by day to that day's local
+temporary parquet file (one row group per batch and day), and every day is swapped into the lake
+when the extraction is complete, so re-running a partition replaces it and never duplicates rows
+(and a failed extraction replaces nothing).
 Days of the requested range that received no rows are written as empty partitions, so a
 partition that really had no data is visibly materialized and stale rows of an earlier run
 are replaced.
@@ -28,6 +29,9 @@ from ..lake import Lake
 PARTITION_COLUMN = "date"
 META_COLUMNS = ("_ingested_at", "_source", "_batch_id")
 EPOCH = date(1970, 1, 1)
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 128 * 1024  # rows of one day written together as a parquet row group
+BUFFER_BYTES = 64 * 1024 * 1024  # rows waiting across all days, at most
 
 
 @dataclass
@@ -56,34 +60,42 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
+def _constant(value, n: int, kind: pa.DataType) -> pa.Array:
+    """``n`` copies of ``value`` built in Arrow, not as a Python list."""
+    return pc.cast(pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], kind)), kind)
+
+
 def with_meta(batch: pa.RecordBatch | pa.Table, source: str, batch_id: str, ingested_at: datetime) -> pa.Table:
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     n = table.num_rows
-    table = table.append_column("_ingested_at", pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")))
-    table = table.append_column("_source", pa.array([source] * n, pa.string()))
-    return table.append_column("_batch_id", pa.array([batch_id] * n, pa.string()))
+    table = table.append_column("_ingested_at", _constant(ingested_at, n, pa.timestamp("us", tz="UTC")))
+    table = table.append_column("_source", _constant(source, n, pa.string()))
+    return table.append_column("_batch_id", _constant(batch_id, n, pa.string()))
 
 
 class PartitionedBronzeWriter:
-    """Routes ordered batches to daily partitions of ``bronze/<source>/<table>``."""
+    """Routes batches to the daily partitions of ``bronze/<source>/<table>`` in [start, end)."""
 
     def __init__(self, lake: Lake, source: str, table: str, watermark: str | None, start: date, end: date,
                  batch_id: str, ingested_at: datetime | None = None):
         self.lake, self.source, self.table, self.watermark = lake, source, table, watermark
-        self.pending = days(start, end)  # days not yet published, in order
+        self.days = days(start, end)
+        self.first_day_number = (start - EPOCH).days
         self.batch_id = batch_id
         self.ingested_at = ingested_at or datetime.now(timezone.utc)
         self.stats = WriteStats()
         self._tmp = tempfile.TemporaryDirectory(prefix="maestro-bronze-")
-        self._day: date | None = None
-        self._writer: pq.ParquetWriter | None = None
-        self._rows = 0
+        self._writers: dict[date, pq.ParquetWriter] = {}
+        self._rows: dict[date, int] = {}
+        self._buffers: dict[date, list[pa.Table]] = {}  # rows of a day not yet written, for big row groups
+        self._buffered_bytes = 0
 
     @property
     def layer_table(self) -> str:
         return f"{self.source}/{self.table}"
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Rows of any days of the range, in any order: each goes to the partition of its watermark day."""
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         if table.num_rows == 0:
             return
@@ -92,73 +104,75 @@ class PartitionedBronzeWriter:
         if not pa.types.is_timestamp(stamps.type):
             stamps = pc.cast(stamps, pa.timestamp("us", tz="UTC"))
         seconds = pc.cast(pc.cast(stamps, pa.timestamp("s", tz="UTC")), pa.int64()).to_numpy(zero_copy_only=False)
-        day_numbers = seconds // 86_400
-        cuts = [0, *(np.flatnonzero(np.diff(day_numbers)) + 1).tolist(), len(day_numbers)]
-        for lo, hi in zip(cuts, cuts[1:]):  # runs of one day each (batches come ordered by the watermark)
-            self._write_day(EPOCH + timedelta(days=int(day_numbers[lo])), table.slice(lo, hi - lo))
-
-    def write_day(self, day: date, batch: pa.RecordBatch | pa.Table) -> None:
-        """Append rows to the partition of ``day`` (days must come in order)."""
-        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-        self.stats.records_read += table.num_rows
-        self._write_day(day, table)
-
-    def _write_day(self, day: date, table: pa.Table) -> None:
-        self._switch_to(day)
-        if table.num_rows:
-            self._append(table)
-
-    def _switch_to(self, day: date) -> None:
-        if day == self._day:
-            return
-        if day not in self.pending:
-            raise ValueError(
-                f"bronze {self.layer_table}: a row of {day} is outside the days still to write "
-                f"({self.pending[0] if self.pending else '-'}..{self.pending[-1] if self.pending else '-'}); "
-                f"rows must be ordered by {self.watermark} and inside the requested range"
-            )
-        self._finish_day()
-        while self.pending[0] < day:  # days with no rows before this one
-            self._publish_empty(self.pending[0])
-        self._day = day
-
-    def _append(self, table: pa.Table) -> None:
+        offsets = seconds // 86_400 - self.first_day_number
+        outside = (offsets < 0) | (offsets >= len(self.days))
+        if outside.any():
+            bad = int(offsets[outside][0]) + self.first_day_number
+            raise ValueError(f"bronze {self.layer_table}: a row of {EPOCH + timedelta(days=bad)} is outside the "
+                             f"requested days {self.days[0]}..{self.days[-1]} ({self.watermark})")
+        order = np.argsort(offsets, kind="stable")
+        sorted_offsets = offsets[order]
+        cuts = [0, *(np.flatnonzero(np.diff(sorted_offsets)) + 1).tolist(), len(order)]
         table = with_meta(table, self.source, self.batch_id, self.ingested_at)
         if self.stats.schema is None:
             self.stats.schema = table.schema
-        if self._writer is None:  # each day keeps the schema its data arrived with
-            self._writer = pq.ParquetWriter(self._path(self._day), table.schema, compression="zstd")
-        self._writer.write_table(table.cast(self._writer.schema))
-        self._rows += table.num_rows
+        single_day = len(cuts) == 2
+        for lo, hi in zip(cuts, cuts[1:]):
+            day = self.days[int(sorted_offsets[lo])]
+            self._append(day, table if single_day else table.take(pa.array(order[lo:hi])))
+
+    def write_day(self, day: date, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append rows to the partition of ``day`` (landed files: partitioned by landing day)."""
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if day not in self.days:
+            raise ValueError(f"bronze {self.layer_table}: {day} is outside {self.days[0]}..{self.days[-1]}")
+        self.stats.records_read += table.num_rows
+        if table.num_rows:
+            table = with_meta(table, self.source, self.batch_id, self.ingested_at)
+            self.stats.schema = self.stats.schema or table.schema
+            self._append(day, table)
+
+    def _append(self, day: date, table: pa.Table) -> None:
+        """Buffer a day's rows; write a row group when the day has enough, or the buffers are full."""
+        self._buffers.setdefault(day, []).append(table)
+        self._buffered_bytes += table.nbytes
+        self._rows[day] = self._rows.get(day, 0) + table.num_rows
+        if sum(t.num_rows for t in self._buffers[day]) >= ROW_GROUP_ROWS:
+            self._flush(day)
+        while self._buffered_bytes > BUFFER_BYTES:
+            self._flush(max(self._buffers, key=lambda d: sum(t.nbytes for t in self._buffers[d])))
+
+    def _flush(self, day: date) -> None:
+        tables = self._buffers.pop(day, [])
+        if not tables:
+            return
+        self._buffered_bytes -= sum(t.nbytes for t in tables)
+        writer = self._writers.get(day)
+        if writer is None:  # each day keeps the schema its data arrived with
+            writer = self._writers[day] = pq.ParquetWriter(self._path(day), tables[0].schema, compression=COMPRESSION)
+        writer.write_table(pa.concat_tables([t.cast(writer.schema) for t in tables]))
 
     def _path(self, day: date) -> Path:
         return Path(self._tmp.name) / f"{day}.parquet"
 
-    def _publish(self, day: date, rows: int) -> None:
-        path = self._path(day)
-        info = self.lake.replace_partition_file("bronze", self.layer_table, (PARTITION_COLUMN, day.isoformat()), path)
-        self.stats.records_written += rows
-        self.stats.bytes_written += info.size
-        self.stats.partitions[day.isoformat()] = rows
-        self.pending.remove(day)
-        path.unlink(missing_ok=True)
-
-    def _finish_day(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._publish(self._day, self._rows)
-        self._writer, self._day, self._rows = None, None, 0
-
-    def _publish_empty(self, day: date) -> None:
-        schema = self.stats.schema or pa.schema([(c, pa.string()) for c in META_COLUMNS])
-        pq.write_table(schema.empty_table(), self._path(day), compression="zstd")
-        self._publish(day, 0)
-
     def close(self) -> WriteStats:
-        """Publish the last day, and empty partitions for the requested days that had no rows."""
-        self._finish_day()
-        while self.pending:
-            self._publish_empty(self.pending[0])
+        """Publish every day of the range: the rows it received, or an empty partition."""
+        empty_schema = self.stats.schema or pa.schema([(c, pa.string()) for c in META_COLUMNS])
+        for day in list(self._buffers):
+            self._flush(day)
+        for day in self.days:
+            writer = self._writers.pop(day, None)
+            if writer is not None:
+                writer.close()
+            else:
+                pq.write_table(empty_schema.empty_table(), self._path(day), compression="zstd")
+            info = self.lake.replace_partition_file(
+                "bronze", self.layer_table, (PARTITION_COLUMN, day.isoformat()), self._path(day))
+            rows = self._rows.get(day, 0)
+            self.stats.records_written += rows
+            self.stats.bytes_written += info.size
+            self.stats.partitions[day.isoformat()] = rows
+            self._path(day).unlink(missing_ok=True)
         self._tmp.cleanup()
         self.stats.finished = time.monotonic()
         return self.stats

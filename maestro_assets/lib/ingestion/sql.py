@@ -1,9 +1,14 @@
 """Extracting a declared SQL table: streamed batches, incremental by a watermark column.
 
 Every name comes from the live catalog (an undeclared or hostile name never reaches SQL) and
-the watermark bounds are bound parameters. PostgreSQL goes through ADBC, which reads the
-result set with the binary COPY protocol straight into Arrow record batches; other databases
-stream through a SQLAlchemy server-side cursor.
+the watermark bounds are parameters, escaped by the database driver. PostgreSQL goes through
+ADBC, which streams the result set with the binary COPY protocol straight into Arrow record
+batches; other databases stream through a SQLAlchemy server-side cursor. Rows come in no
+particular order: the bronze writer routes them to their days.
+
+ADBC only streams (COPY) a query without bind parameters — with parameters it prepares the
+statement and returns the whole result as one batch — so the bounds are bound by psycopg2's
+``mogrify`` (the driver's own escaping of parameters) into the SQL handed to ADBC.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import datetime
 
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.psycopg2 import dialect as psycopg2_dialect
 from sqlalchemy.engine import make_url
 
 from ..errors import UnknownIdentifierError
@@ -42,7 +47,6 @@ def extraction_query(source_db: Warehouse, spec: TableSource,
             stmt = stmt.where(watermark >= start)
         if end is not None:
             stmt = stmt.where(watermark < end)
-        stmt = stmt.order_by(watermark)
     return stmt
 
 
@@ -51,7 +55,7 @@ def sql_batches(source_db: Warehouse, spec: TableSource, start: datetime | None 
     """The table's rows (within the watermark range) as Arrow tables of at most ``batch_rows`` rows."""
     stmt = extraction_query(source_db, spec, start, end)
     if source_db.dialect == "postgresql":
-        yield from _adbc_batches(source_db.url, stmt)
+        yield from _adbc_batches(source_db, stmt)
         return
     for frame in source_db.iter_batches(stmt, batch_size=batch_rows):
         yield pa.Table.from_pandas(frame, preserve_index=False)
@@ -62,12 +66,21 @@ def libpq_uri(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _adbc_batches(url: str, stmt: sa.Select) -> Iterator[pa.Table]:
+def bound_sql(source_db: Warehouse, stmt: sa.Select) -> str:
+    """The statement with its parameters bound by the PostgreSQL driver's own escaping."""
+    compiled = stmt.compile(dialect=psycopg2_dialect())
+    connection = source_db.engine.raw_connection()
+    try:
+        with connection.cursor() as cursor:
+            return cursor.mogrify(str(compiled), compiled.params).decode()
+    finally:
+        connection.close()
+
+
+def _adbc_batches(source_db: Warehouse, stmt: sa.Select) -> Iterator[pa.Table]:
     import adbc_driver_postgresql.dbapi as adbc
 
-    compiled = stmt.compile(dialect=postgresql.dialect(paramstyle="numeric_dollar"))
-    parameters = [compiled.params[name] for name in (compiled.positiontup or [])]
-    with adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor:
-        cursor.execute(str(compiled), parameters=parameters or None)
+    with adbc.connect(libpq_uri(source_db.url)) as conn, conn.cursor() as cursor:
+        cursor.execute(bound_sql(source_db, stmt))
         for batch in cursor.fetch_record_batch():
             yield pa.Table.from_batches([batch])
