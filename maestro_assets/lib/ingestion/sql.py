@@ -55,7 +55,7 @@ def sql_batches(source_db: Warehouse, spec: TableSource, start: datetime | None 
     """The table's rows (within the watermark range) as Arrow tables of at most ``batch_rows`` rows."""
     stmt = extraction_query(source_db, spec, start, end)
     if source_db.dialect == "postgresql":
-        yield from _adbc_batches(source_db, stmt)
+        yield from prefetched(_adbc_batches(source_db, stmt))
         return
     for frame in source_db.iter_batches(stmt, batch_size=batch_rows):
         yield pa.Table.from_pandas(frame, preserve_index=False)
@@ -84,3 +84,43 @@ def _adbc_batches(source_db: Warehouse, stmt: sa.Select) -> Iterator[pa.Table]:
         cursor.execute(bound_sql(source_db, stmt))
         for batch in cursor.fetch_record_batch():
             yield pa.Table.from_batches([batch])
+
+
+def prefetched(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Read the next batches in a thread while the caller writes the current one (both release
+    the GIL in Arrow/libpq), holding at most ``depth`` batches in between: memory stays bounded."""
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(exc)
+
+    thread = threading.Thread(target=produce, name="maestro-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

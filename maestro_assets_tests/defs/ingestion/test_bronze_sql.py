@@ -134,3 +134,28 @@ def test_hostile_declared_table_name_is_refused(table):
     raw = {"sources": [{"name": "db", "kind": "sql", "connection_env": "DB_URL", "tables": [{"table": table}]}]}
     with pytest.raises(SourceConfigError, match=r"sources.yaml, source 'db': table name .* is not allowed"):
         parse_sources(raw, Path("sources.yaml"))
+
+
+def test_prefetch_keeps_order_bounds_memory_and_raises_errors():
+    import threading
+
+    from maestro_assets.lib.ingestion.sql import prefetched
+
+    produced = []
+    gate = threading.Event()
+
+    def source():
+        for i in range(10):
+            produced.append(i)
+            yield i
+        raise RuntimeError("connection lost")
+
+    stream = prefetched(source(), depth=2)
+    assert next(stream) == 0
+    gate.wait(0.3)
+    assert len(produced) <= 4  # one handed out, at most `depth` waiting, one in the producer's hand
+    rest = []
+    with pytest.raises(RuntimeError, match="connection lost"):
+        for item in stream:
+            rest.append(item)
+    assert rest == list(range(1, 10))
