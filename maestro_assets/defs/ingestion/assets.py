@@ -9,8 +9,8 @@ import warnings
 from datetime import datetime, timezone
 
 from dagster import (
-    AssetExecutionContext, AssetKey, AssetsDefinition, Backoff, BackfillPolicy, BetaWarning, MaterializeResult,
-    MetadataValue, RetryPolicy, asset,
+    AssetExecutionContext, AssetKey, AssetsDefinition, Backoff, BackfillPolicy, BetaWarning, Failure,
+    MaterializeResult, MetadataValue, RetryPolicy, asset,
 )
 
 import pyarrow as pa
@@ -158,7 +158,10 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
     )
     def bronze(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
         store = lake.get()
-        stats = EXTRACTORS[spec.kind](context, source, spec, store)
+        try:
+            stats = EXTRACTORS[spec.kind](context, source, spec, store)
+        except MaestroError as exc:  # bad data or configuration: retrying cannot help
+            raise Failure(description=str(exc), allow_retries=False) from exc
         prefix = f"bronze/{spec.source}/{spec.table}"
         metadata = ingestion_metadata(stats, store.url, prefix)
         if stats.schema is not None:

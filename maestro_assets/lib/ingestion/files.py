@@ -2,20 +2,23 @@
 
 CSV and JSON-lines values are kept as text exactly as they arrived (typing is silver's job, so a
 column of mixed types never fails bronze and never loses a value); parquet keeps its own types.
-Every file-level problem — empty file, bytes that are not UTF-8, a delimiter other than the
-declared one, a ragged line, invalid JSON — raises :class:`FileFormatError` naming the source,
+Every file-level problem — an empty CSV or parquet file, bytes that are not UTF-8, a delimiter
+other than the declared one, a line with too many or too few fields, a repeated header, invalid
+JSON — raises :class:`FileFormatError` naming the source,
 table, object key and line; the file itself stays in the landing area untouched.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
+from decimal import Decimal
 from datetime import date, datetime, timezone
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import MaestroError
@@ -58,32 +61,46 @@ def _decode(payload: bytes, spec: TableSource, key: str) -> str:
 
 
 def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
+    """Every value as text; a line with more or fewer fields than the header is an error."""
     text = _decode(payload, spec, key)
     if not text.strip():
         raise FileFormatError(f"{_where(spec, key)}: the file is empty (no header, no rows)")
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=spec.delimiter, dtype=str, keep_default_na=False,
-                            na_values=[""], engine="c")
-    except pd.errors.ParserError as exc:
-        raise FileFormatError(f"{_where(spec, key)}: not valid CSV: {str(exc).strip()}") from None
-    if len(frame.columns) == 1:
-        header = str(frame.columns[0])
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=spec.delimiter))
+    if len(header) == 1:
         for other in OTHER_DELIMITERS:
-            if other != spec.delimiter and other in header:
+            if other != spec.delimiter and other in header[0]:
                 raise FileFormatError(
-                    f"{_where(spec, key)}: the header {header[:80]!r} looks delimited by {other!r}, "
+                    f"{_where(spec, key)}: the header {header[0][:80]!r} looks delimited by {other!r}, "
                     f"but the source declares {spec.delimiter!r}"
                 )
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise FileFormatError(f"{_where(spec, key)}: the header repeats column(s) {repeated}")
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(payload),
+            read_options=pacsv.ReadOptions(block_size=max(len(payload) + 1, 1 << 20)),
+            parse_options=pacsv.ParseOptions(delimiter=spec.delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, strings_can_be_null=True,
+                null_values=[""], quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc).strip()
+        row = message.rsplit(": ", 1)[-1]  # Arrow ends the message with the offending row's text
+        line = next((n for n, text_line in enumerate(text.splitlines(), start=1) if text_line == row), None)
+        where = f", line {line}" if line else ""
+        raise FileFormatError(f"{_where(spec, key)}{where}: not valid CSV: {message}") from None
 
 
 def _as_text(value):
-    """A JSON value as the text it was received as (objects and lists stay JSON)."""
+    """A JSON value as the text it was received as (numbers keep their digits; objects and lists stay JSON)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (dict, list, bool)):
-        return json.dumps(value)
-    return str(value)
+        return json.dumps(value, default=str)
+    return str(value)  # int, or Decimal holding the number's exact text
 
 
 def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
@@ -93,7 +110,7 @@ def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_float=Decimal)
         except json.JSONDecodeError as exc:
             raise FileFormatError(f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(record, dict):
