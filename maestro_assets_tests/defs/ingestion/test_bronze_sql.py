@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance
 
 from maestro_assets.lib import demo
 from maestro_assets.lib.errors import UnknownIdentifierError
+from maestro_assets.lib.ingestion.bronze import PartitionedBronzeWriter
 from maestro_assets.lib.ingestion.sources import SourceConfigError, TableSource, parse_sources
 from maestro_assets.lib.ingestion.sql import sql_batches
 from maestro_assets.lib.lake import open_lake
@@ -159,3 +162,34 @@ def test_prefetch_keeps_order_bounds_memory_and_raises_errors():
         for item in stream:
             rest.append(item)
     assert rest == list(range(1, 10))
+
+
+def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_their_day(postgres_url, tmp_path):
+    """NUMERIC has no Arrow type that holds every value: bronze keeps PostgreSQL's own exact text
+    (no float rounding, NaN kept); a watermark with microseconds routes to its day."""
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE prices (id int PRIMARY KEY, at timestamptz NOT NULL, "
+                             "amount numeric(38, 10), ratio numeric, score double precision)")
+        conn.exec_driver_sql("""INSERT INTO prices VALUES
+            (1, '2026-03-01 23:59:59.999999+00', 12345678901234567890.0123456789, 0.1, 0.1),
+            (2, '2026-03-02 00:00:00.000001+00', -0.0000000001, 'NaN', 2.5),
+            (3, '2026-03-02 12:00:00.5+00', NULL, 1e-30, NULL)""")
+        expected = dict(conn.exec_driver_sql("SELECT id, amount::text FROM prices").all())
+        expected_ratio = dict(conn.exec_driver_sql("SELECT id, ratio::text FROM prices").all())
+    engine.dispose()
+    source = Warehouse(postgres_url)
+    spec = TableSource(source="db", kind="sql", table="prices", keys=("id",), watermark="at")
+    start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 3, tzinfo=timezone.utc)
+    batches = list(sql_batches(source, spec, start, end))
+    rows = {row["id"]: row for batch in batches for row in batch.to_pylist()}
+    assert {i: rows[i]["amount"] for i in rows} == expected
+    assert {i: rows[i]["ratio"] for i in rows} == expected_ratio
+    assert rows[1]["amount"] == "12345678901234567890.0123456789" and rows[2]["ratio"] == "NaN"
+    assert rows[1]["score"] == 0.1  # floating point columns stay numbers
+
+    lake = open_lake(str(tmp_path / "lake"))
+    writer = PartitionedBronzeWriter(lake, "db", "prices", "at", start.date(), end.date(), batch_id="b")
+    for batch in batches:
+        writer.write(batch)
+    assert writer.close().partitions == {"2026-03-01": 1, "2026-03-02": 2}
