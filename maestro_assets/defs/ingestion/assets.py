@@ -21,7 +21,7 @@ from ...lib.errors import MaestroError
 from ...lib.ingestion.files import landing_day, read_landed, records_table
 from ...lib.ingestion.rest import FetchStats, RestSource, fetch_pages
 from ...lib.ingestion.sources import Source, TableSource
-from ...lib.ingestion.sql import sql_batches
+from ...lib.ingestion.sql import rows_without_watermark, sql_batches
 from ...lib.warehouse import Warehouse
 from ...resources import LakeResource
 from ..metadata import arrow_metadata
@@ -71,7 +71,14 @@ def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSourc
                                      start.date(), end.date(), batch_id=context.run.run_id)
     for batch in sql_batches(db, spec, start, end):
         writer.write(batch)
-    return writer.close()
+    stats = writer.close()
+    orphans = rows_without_watermark(db, spec)
+    if orphans:
+        message = (f"{orphans} row(s) of {spec.table!r} have no {spec.watermark!r} (NULL): they belong to no "
+                   "daily partition and are not in bronze")
+        context.log.warning(message)
+        stats.errors.append(message)
+    return stats
 
 
 def extract_files(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:
@@ -89,6 +96,29 @@ def extract_files(context: AssetExecutionContext, source: Source, spec: TableSou
         writer.write_day(day, pa.concat_tables(tables, promote_options="permissive"))
         context.log.info(f"{spec.prefix} {day}: {len(tables)} file(s)")
     return writer.close()
+
+
+def watermark_stamps(table: pa.Table, watermark: str, where: str) -> pa.ChunkedArray:
+    """The watermark field of JSON records as UTC timestamps. A record without one, or with one
+    that is not a timestamp, belongs to no partition: an error naming it, never a silent drop."""
+    kind = pa.timestamp("us", tz="UTC")
+    values = table.column(watermark)
+    try:
+        stamps = pc.cast(values, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        for index, value in enumerate(values.to_pylist()):
+            try:
+                pc.cast(pa.array([value], values.type), kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise MaestroError(f"{where}: record {index} has {watermark}={value!r}, which is not a "
+                                   "timestamp (ISO 8601 with a UTC offset expected)") from None
+        raise
+    if stamps.null_count:
+        first = pc.index(pc.is_null(stamps), True).as_py()
+        record = {name: table.column(name)[first].as_py() for name in table.column_names[:8]}
+        raise MaestroError(f"{where}: {stamps.null_count} record(s) have no {watermark!r} and belong to no daily "
+                           f"partition; the first is record {first}: {record}")
+    return stamps
 
 
 def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:
@@ -115,7 +145,7 @@ def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSour
         writer = PartitionedBronzeWriter(lake, spec.source, spec.table, watermark, window[0].date(),
                                          window[1].date(), batch_id=context.run.run_id)
         if table.num_rows:
-            stamps = pc.cast(table.column(watermark), pa.timestamp("us", tz="UTC"))
+            stamps = watermark_stamps(table, watermark, f"source {source.name!r}, table {spec.table!r}")
             table = table.set_column(table.column_names.index(watermark), watermark, stamps)
             inside = pc.and_(pc.greater_equal(stamps, pa.scalar(window[0], pa.timestamp("us", tz="UTC"))),
                              pc.less(stamps, pa.scalar(window[1], pa.timestamp("us", tz="UTC"))))

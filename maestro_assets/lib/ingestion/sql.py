@@ -76,6 +76,18 @@ def sql_batches(source_db: Warehouse, spec: TableSource, start: datetime | None 
         yield pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def rows_without_watermark(source_db: Warehouse, spec: TableSource) -> int:
+    """Rows whose watermark is NULL: they belong to no daily partition, so no run extracts them.
+    Counted only when the catalog says the column may be NULL (no query for a NOT NULL column); an
+    index on the watermark, which incremental extraction wants anyway, serves ``IS NULL`` too."""
+    table = source_db.table(spec.table)
+    watermark = source_db.column(table, spec.watermark)
+    if not watermark.nullable:
+        return 0
+    with source_db.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(watermark.is_(None))).scalar_one())
+
+
 def libpq_uri(sqlalchemy_url: str) -> str:
     """``postgresql+psycopg2://…`` → the plain ``postgresql://…`` URI libpq (and ADBC) take."""
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)

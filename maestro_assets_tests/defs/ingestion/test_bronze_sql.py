@@ -12,15 +12,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from maestro_assets.defs.ingestion.assets import build_bronze_asset
 from maestro_assets.lib import demo
 from maestro_assets.lib.errors import UnknownIdentifierError
 from maestro_assets.lib.ingestion.bronze import PartitionedBronzeWriter
 from maestro_assets.lib.ingestion.sources import SourceConfigError, TableSource, parse_sources
-from maestro_assets.lib.ingestion.sql import sql_batches
+from maestro_assets.lib.ingestion.sql import rows_without_watermark, sql_batches
 from maestro_assets.lib.lake import open_lake
 from maestro_assets.lib.warehouse import Warehouse
+from maestro_assets.resources import LakeResource
 
 ROOT = Path(__file__).resolve().parents[3]
 SCALE = 0.01
@@ -193,3 +196,38 @@ def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_the
     for batch in batches:
         writer.write(batch)
     assert writer.close().partitions == {"2026-03-01": 1, "2026-03-02": 2}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, maestro_home, monkeypatch, request):
+    url = (request.getfixturevalue("postgres_url") if database == "postgresql"
+           else f"sqlite:///{maestro_home / 'src.db'}")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (id integer PRIMARY KEY, placed_at timestamp, "
+                             "created timestamp NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO orders VALUES (1, '2026-09-01 10:00:00', '2026-09-01 10:00:00'), "
+                             "(2, NULL, '2026-09-01 11:00:00'), (3, NULL, '2026-09-02 09:00:00'), "
+                             "(4, '2026-09-02 12:30:00.250', '2026-09-02 12:30:00')")
+    engine.dispose()
+    monkeypatch.setenv("SHOP_DB_URL", url)
+    config = parse_sources({"start_date": "2026-08-01", "sources": [{
+        "name": "shop", "kind": "sql", "connection_env": "SHOP_DB_URL",
+        "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
+    }]}, maestro_home / "sources.yaml")
+    source = config.sources[0]
+    spec = source.tables[0]
+    db = Warehouse(url)
+    assert rows_without_watermark(db, spec) == 2
+    assert rows_without_watermark(db, TableSource(source="shop", kind="sql", table="orders", keys=("id",),
+                                                  watermark="created")) == 0  # NOT NULL: not even counted
+
+    asset = build_bronze_asset(source, spec)
+    lake = LakeResource(url=str(maestro_home / "lake"))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([asset], resources={"lake": lake}, instance=instance, tags={
+            ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"})
+    metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    assert metadata["rows_per_partition"].value == {"2026-09-01": 1, "2026-09-02": 1}
+    assert "2 row(s) of 'orders' have no 'placed_at' (NULL): they belong to no daily partition" in (
+        metadata["errors"].value)
