@@ -97,7 +97,8 @@ def test_reader_never_sees_half_a_partition(lake):
 
     A partition is one object, so this rests on the store's atomic PUT (S3) or ``os.replace``
     (local). The S3 stand-in here, ``rclone serve s3``, can answer a GET that overlaps a PUT with
-    a checksum error; the client rejects such a response (nothing torn is ever returned), so on S3
+    a checksum error (or an error status that botocore's checksum wrapper fails to parse); the
+    client rejects such a response (nothing torn is ever returned), so on S3
     those rejections are counted apart and only a *successful* torn read, or a listing without
     exactly one object, fails the test. On the local folder every failed read is a failure.
     """
@@ -116,8 +117,11 @@ def test_reader_never_sees_half_a_partition(lake):
                 return
             try:
                 table = lake.read_partition("silver", "t", ("date", "2026-02-01"))
-            except FlexibleChecksumError as exc:
-                if isinstance(lake, LocalLake):
+            except (FlexibleChecksumError, AttributeError) as exc:
+                # botocore fails on the same race with "'StreamingChecksumBody' object has no
+                # attribute 'strip'" when rclone answers the overlapping GET with an error status
+                if isinstance(lake, LocalLake) or (
+                        isinstance(exc, AttributeError) and "StreamingChecksumBody" not in str(exc)):
                     raise
                 rejected.append(exc)
                 continue
