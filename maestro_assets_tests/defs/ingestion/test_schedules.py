@@ -21,6 +21,7 @@ def test_every_source_has_a_daily_schedule_for_yesterday():
             (request,) = schedule.evaluate_tick(context).run_requests
             assert request.partition_key == "2026-09-01"
             job = defs.resolve_job_def(schedule.job_name)
+            assert job.partitions_def.has_partition_key(request.partition_key)  # a run of that day is valid
             selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
             partitioned = {f"bronze/{t.source}/{t.table}" for t in source.tables if t.partitioned}
             assert partitioned <= selected
