@@ -152,7 +152,8 @@ def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
     cpu = time.process_time()
     seconds, stats = timed(run)
     return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "baseline_rss_mb": baseline,
-            "peak_rss_mb": peak_rss_mb(), "rows": stats.records_written, "partitions": len(stats.partitions), "bronze_bytes": stats.bytes_written,
+            "peak_rss_mb": peak_rss_mb(), "rows": stats.records_written, "partitions": len(stats.partitions),
+            "bronze_bytes": stats.bytes_written,
             "batch_rows_requested": DEFAULT_BATCH_ROWS, **seen}
 
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from ...lib.ingestion.bronze import PartitionedBronzeWriter, WriteStats, write_snapshot
 from ...lib.errors import MaestroError
 from ...lib.ingestion.files import landing_day, read_landed, records_table
-from ...lib.ingestion.rest import FetchStats, RestSource, fetch_pages
+from ...lib.ingestion.rest import FetchStats, RestSource, fetch_pages, watermark_stamps
 from ...lib.ingestion.sources import Source, TableSource
 from ...lib.ingestion.sql import rows_without_watermark, sql_batches
 from ...lib.warehouse import Warehouse
@@ -96,29 +96,6 @@ def extract_files(context: AssetExecutionContext, source: Source, spec: TableSou
         writer.write_day(day, pa.concat_tables(tables, promote_options="permissive"))
         context.log.info(f"{spec.prefix} {day}: {len(tables)} file(s)")
     return writer.close()
-
-
-def watermark_stamps(table: pa.Table, watermark: str, where: str) -> pa.ChunkedArray:
-    """The watermark field of JSON records as UTC timestamps. A record without one, or with one
-    that is not a timestamp, belongs to no partition: an error naming it, never a silent drop."""
-    kind = pa.timestamp("us", tz="UTC")
-    values = table.column(watermark)
-    try:
-        stamps = pc.cast(values, kind)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for index, value in enumerate(values.to_pylist()):
-            try:
-                pc.cast(pa.array([value], values.type), kind)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise MaestroError(f"{where}: record {index} has {watermark}={value!r}, which is not a "
-                                   "timestamp (ISO 8601 with a UTC offset expected)") from None
-        raise
-    if stamps.null_count:
-        first = pc.index(pc.is_null(stamps), True).as_py()
-        record = {name: table.column(name)[first].as_py() for name in table.column_names[:8]}
-        raise MaestroError(f"{where}: {stamps.null_count} record(s) have no {watermark!r} and belong to no daily "
-                           f"partition; the first is record {first}: {record}")
-    return stamps
 
 
 def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:

@@ -21,7 +21,7 @@ def source_jobs_and_schedules(source: Source, silver_keys: dict[AssetKey, AssetK
     jobs, schedules = [], []
     daily_keys = _with_silver([bronze_key(t) for t in source.tables if t.partitioned], silver_keys)
     if daily_keys:
-        daily_job = define_asset_job(f"ingest_{source.name}_daily", selection=daily_keys,  # daily: partitions come from the assets
+        daily_job = define_asset_job(f"ingest_{source.name}_daily", selection=daily_keys,  # daily, as its assets
                                      description=f"One day of {source.name}'s timestamped tables, bronze to silver.")
 
         @schedule(name=f"{source.name}_daily_schedule", cron_schedule=source.schedule, job=daily_job,

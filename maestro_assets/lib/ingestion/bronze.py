@@ -163,18 +163,16 @@ class PartitionedBronzeWriter:
         # zero-copy slices, and their batch stays in memory until its last slice is written; the
         # rows of short runs (days interleaved) are gathered by day into one compact copy.
         cuts = np.concatenate(([0], np.flatnonzero(np.diff(offsets)) + 1, [len(offsets)]))
-        long_runs = np.flatnonzero(np.diff(cuts) >= MIN_SLICE_ROWS)
+        lengths = np.diff(cuts)
+        long_runs = np.flatnonzero(lengths >= MIN_SLICE_ROWS)
         if len(long_runs):
             shared = _Held(table.nbytes)
             for run in long_runs.tolist():
                 lo, hi = int(cuts[run]), int(cuts[run + 1])
                 self._append(self.days[int(offsets[lo])], table.slice(lo, hi - lo), shared)
-        if len(long_runs) == len(cuts) - 1:
+        if len(long_runs) == len(lengths):
             return
-        in_long_run = np.zeros(len(offsets), dtype=bool)
-        for run in long_runs.tolist():
-            in_long_run[cuts[run]:cuts[run + 1]] = True
-        rest = np.flatnonzero(~in_long_run)
+        rest = np.flatnonzero(np.repeat(lengths < MIN_SLICE_ROWS, lengths))
         rest = rest[np.argsort(offsets[rest], kind="stable")]
         rest_offsets = offsets[rest]
         gathered = table.take(pa.array(rest))
@@ -202,16 +200,18 @@ class PartitionedBronzeWriter:
         held.slices += 1
         self._rows[day] = self._rows.get(day, 0) + table.num_rows
         if sum(t.num_rows for t, _ in self._buffers[day]) >= ROW_GROUP_ROWS:
-            self._flush(day)
+            self._flush_days([day])
         while self._buffered_bytes > BUFFER_BYTES:
-            self._flush(max(self._buffers, key=lambda d: sum(t.nbytes for t, _ in self._buffers[d])))
-
-    def _flush(self, day: date) -> None:
-        self._flush_days([day])
+            self._flush_days([max(self._buffers, key=lambda d: sum(t.nbytes for t, _ in self._buffers[d]))])
 
     def _flush_days(self, days_: list[date], threads: int = 1) -> None:
+        """Write the buffered rows of these days, then give the memory they held back."""
+        self._write_buffered(days_, threads)
+        _release_freed_memory()  # after _write_buffered returned: its references to the rows are gone
+
+    def _write_buffered(self, days_: list[date], threads: int) -> None:
         """Write the buffered rows of these days as row groups, ``threads`` days at a time (Arrow
-        encodes and compresses without the GIL), then release the batches they held."""
+        encodes and compresses without the GIL), and stop counting the batches they held."""
         jobs = []
         for day in days_:
             buffered = self._buffers.pop(day, [])
@@ -234,8 +234,6 @@ class PartitionedBronzeWriter:
                 held.slices -= 1
                 if held.slices == 0:
                     self._buffered_bytes -= held.nbytes
-        jobs.clear()
-        _release_freed_memory()
 
     def _path(self, day: date) -> Path:
         return Path(self._tmp.name) / f"{day}.parquet"

@@ -38,6 +38,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
 from ..errors import MaestroError
@@ -466,3 +468,26 @@ def _redact(text: str, secret: str | None = None) -> str:
     if secret:
         text = text.replace(secret, "***")
     return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", r"\1***@", text)
+
+
+def watermark_stamps(table: pa.Table, watermark: str, where: str) -> pa.ChunkedArray:
+    """The watermark field of JSON records as UTC timestamps. A record without one, or with one
+    that is not a timestamp, belongs to no partition: an error naming it, never a silent drop."""
+    kind = pa.timestamp("us", tz="UTC")
+    values = table.column(watermark)
+    try:
+        stamps = pc.cast(values, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        for index, value in enumerate(values.to_pylist()):
+            try:
+                pc.cast(pa.array([value], values.type), kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise MaestroError(f"{where}: record {index} has {watermark}={value!r}, which is not a "
+                                   "timestamp (ISO 8601 with a UTC offset expected)") from None
+        raise
+    if stamps.null_count:
+        first = pc.index(pc.is_null(stamps), True).as_py()
+        record = {name: table.column(name)[first].as_py() for name in table.column_names[:8]}
+        raise MaestroError(f"{where}: {stamps.null_count} record(s) have no {watermark!r} and belong to no daily "
+                           f"partition; the first is record {first}: {record}")
+    return stamps
