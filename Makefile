@@ -1,5 +1,7 @@
-# Maestro — the README's commands. Each creates (or reuses) .venv and installs the project into it.
+# Maestro — the README's commands. Each creates (or reuses) .venv and installs the project into it,
+# exactly the versions in uv.lock (uv installs them; it is bootstrapped into .venv with pip).
 PYTHON ?= python3
+UV_VERSION := 0.13.9
 VENV ?= .venv
 BIN := $(VENV)/bin
 MAESTRO_HOME ?= $(CURDIR)/.maestro
@@ -10,12 +12,12 @@ export MAESTRO_HOME DAGSTER_HOME
 
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui bench install clean
+.PHONY: demo test ui bench install lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --inexact --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,9 +26,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/maestro demo
 
-## make test: the test suite, against real PostgreSQL, S3 (rclone), MLflow and Dagster
+## make test: lint (ruff), then the test suite against real PostgreSQL, S3 (rclone), MLflow and Dagster
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make lock: re-resolve uv.lock after a change of pyproject.toml's dependencies
+lock: $(VENV)/bin/uv
+	$(BIN)/uv lock
+
+$(VENV)/bin/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 ## make ui: the Dagster UI and daemon on http://127.0.0.1:$(PORT)
 ui: $(STAMP)

@@ -17,8 +17,15 @@ import os
 import tempfile
 
 from dagster import (
-    AssetKey, DagsterInstance, Definitions, MaterializeResult, asset, define_asset_job,
-    execute_job, multiprocess_executor, reconstructable,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    MaterializeResult,
+    asset,
+    define_asset_job,
+    execute_job,
+    multiprocess_executor,
+    reconstructable,
 )
 
 from benchmarks.harness import figure, note, timed
@@ -95,13 +102,26 @@ def main(argv: list[str]) -> int:
     through, _ = timed(lambda: run_through_dagster(args.steps, chain_job_maestro_default))
     note(f"direct {direct:.3f}s, through Dagster ({executor_name}) {through:.3f}s for {args.steps} steps")
     per_step = (through - direct) / args.steps
-    figure(f"dagster_overhead.chain{args.steps}", per_step, "s/step", "direct_call", direct / args.steps,
-           "<= 0.5", {"steps": args.steps, "executor": executor_name, "dagster_seconds": round(through, 3)})
+    figure(
+        f"dagster_overhead.chain{args.steps}",
+        per_step,
+        "s/step",
+        "direct_call",
+        direct / args.steps,
+        "<= 0.5",
+        {"steps": args.steps, "executor": executor_name, "dagster_seconds": round(through, 3)},
+    )
     if args.compare:
         multi, _ = timed(lambda: run_through_dagster(args.steps, chain_job_multiprocess))
-        figure(f"dagster_overhead.chain{args.steps}.multiprocess", (multi - direct) / args.steps, "s/step",
-               "direct_call", direct / args.steps, "<= 0.5",
-               {"steps": args.steps, "executor": "multiprocess (stock)", "dagster_seconds": round(multi, 3)})
+        figure(
+            f"dagster_overhead.chain{args.steps}.multiprocess",
+            (multi - direct) / args.steps,
+            "s/step",
+            "direct_call",
+            direct / args.steps,
+            "<= 0.5",
+            {"steps": args.steps, "executor": "multiprocess (stock)", "dagster_seconds": round(multi, 3)},
+        )
     return 0
 
 

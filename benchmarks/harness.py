@@ -28,8 +28,17 @@ def check_target(value: float, target: str) -> bool:
     return value <= limit if op == "<=" else value >= limit
 
 
-def figure(name: str, value: float, unit: str, baseline: str, baseline_value: float,
-           target: str, params: dict, ratio: float | None = None, target_of: str = "value") -> dict:
+def figure(
+    name: str,
+    value: float,
+    unit: str,
+    baseline: str,
+    baseline_value: float,
+    target: str,
+    params: dict,
+    ratio: float | None = None,
+    target_of: str = "value",
+) -> dict:
     """Print one figure as the JSON line of DESIGN.md and return it.
 
     ``target_of`` says what the target bounds: the ``value`` itself or the ``ratio`` to the baseline.
@@ -37,10 +46,15 @@ def figure(name: str, value: float, unit: str, baseline: str, baseline_value: fl
     if ratio is None:
         ratio = value / baseline_value if baseline_value else float("inf")
     line = {
-        "name": name, "value": round(value, 4), "unit": unit,
-        "baseline": baseline, "baseline_value": round(baseline_value, 4),
-        "ratio": round(ratio, 3), "target": target,
-        "met": check_target(ratio if target_of == "ratio" else value, target), "params": params,
+        "name": name,
+        "value": round(value, 4),
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": round(baseline_value, 4),
+        "ratio": round(ratio, 3),
+        "target": target,
+        "met": check_target(ratio if target_of == "ratio" else value, target),
+        "params": params,
     }
     print(json.dumps(line), flush=True)
     return line

@@ -39,7 +39,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.harness import figure, note, peak_rss_mb, timed
@@ -47,7 +47,7 @@ from benchmarks.harness import figure, note, peak_rss_mb, timed
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "bench_events"
 WATERMARK = "event_time"
-START = datetime(2025, 5, 1, tzinfo=timezone.utc)
+START = datetime(2025, 5, 1, tzinfo=UTC)
 DAYS = 30
 END = START + timedelta(days=DAYS)
 SEED = 0.42
@@ -61,14 +61,14 @@ COLUMNS = (
     ("amount", "double precision NOT NULL"),
     ("score", "real NOT NULL"),
     ("price", "numeric(12,2) NOT NULL"),
-    ("name", "text NOT NULL"),          # ~10 characters
-    ("comment", "text"),                # 0–120 characters, ~5% null
-    ("category", "text NOT NULL"),      # one of 10 short words
+    ("name", "text NOT NULL"),  # ~10 characters
+    ("comment", "text"),  # 0–120 characters, ~5% null
+    ("category", "text NOT NULL"),  # one of 10 short words
     ("is_active", "boolean NOT NULL"),
     ("event_date", "date NOT NULL"),
-    ("ref_uuid", "text NOT NULL"),      # 36 characters
-    ("quantity", "integer"),            # ~5% null
-    ("discount", "double precision"),   # ~5% null
+    ("ref_uuid", "text NOT NULL"),  # 36 characters
+    ("quantity", "integer"),  # ~5% null
+    ("discount", "double precision"),  # ~5% null
     ("updated_at", "timestamp NOT NULL"),
 )
 
@@ -122,8 +122,13 @@ def worker_copy_binary(url: str, copy_sql: str, work: Path) -> dict:
 
     cpu = time.process_time()
     seconds, size = timed(run)
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "baseline_rss_mb": baseline,
-            "peak_rss_mb": peak_rss_mb(), "file_bytes": size}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak_rss_mb(),
+        "file_bytes": size,
+    }
 
 
 def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
@@ -140,8 +145,15 @@ def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
     def run():
         spec = table_source()  # what extract_sql does for one run of 30 days
         db, lake = Warehouse(url), open_lake(str(work / "lake"))
-        writer = PartitionedBronzeWriter(lake, spec.source, spec.table, spec.bronze_name(spec.watermark),
-                                         START.date(), END.date(), batch_id=uuid.uuid4().hex)
+        writer = PartitionedBronzeWriter(
+            lake,
+            spec.source,
+            spec.table,
+            spec.bronze_name(spec.watermark),
+            START.date(),
+            END.date(),
+            batch_id=uuid.uuid4().hex,
+        )
         for batch in sql_batches(db, spec, START, END):
             seen["arrow_bytes"] += batch.nbytes
             seen["batches"] += 1
@@ -151,10 +163,17 @@ def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
 
     cpu = time.process_time()
     seconds, stats = timed(run)
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "baseline_rss_mb": baseline,
-            "peak_rss_mb": peak_rss_mb(), "rows": stats.records_written, "partitions": len(stats.partitions),
-            "bronze_bytes": stats.bytes_written,
-            "batch_rows_requested": DEFAULT_BATCH_ROWS, **seen}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": stats.records_written,
+        "partitions": len(stats.partitions),
+        "bronze_bytes": stats.bytes_written,
+        "batch_rows_requested": DEFAULT_BATCH_ROWS,
+        **seen,
+    }
 
 
 def worker_read_sql(url: str, copy_sql: str, work: Path) -> dict:
@@ -167,8 +186,11 @@ def worker_read_sql(url: str, copy_sql: str, work: Path) -> dict:
         engine = sa.create_engine(url)
         try:
             table = sa.Table(TABLE, sa.MetaData(), autoload_with=engine)
-            stmt = (sa.select(*(c.label(c.name) for c in table.columns))
-                    .where(table.c[WATERMARK] >= START, table.c[WATERMARK] < END).order_by(table.c[WATERMARK]))
+            stmt = (
+                sa.select(*(c.label(c.name) for c in table.columns))
+                .where(table.c[WATERMARK] >= START, table.c[WATERMARK] < END)
+                .order_by(table.c[WATERMARK])
+            )
             return pd.read_sql(stmt, engine)
         finally:
             engine.dispose()
@@ -190,7 +212,10 @@ def run_worker(name: str, url: str, copy_sql: str) -> int:
 def spawn(name: str, url: str, copy_sql: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "ingest_postgres", "--worker", name, "--url", url, "--copy-sql", copy_sql],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=3600,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=3600,
     )
     if done.returncode != 0:
         raise RuntimeError(f"worker {name} failed with exit status {done.returncode}")
@@ -267,8 +292,11 @@ def the_query(url: str) -> tuple[str, str]:
     from maestro_assets.lib.warehouse import Warehouse
 
     db = Warehouse(url)
-    select = str(extraction_query(db, table_source(), START, END)
-                 .compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    select = str(
+        extraction_query(db, table_source(), START, END).compile(
+            dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+    )
     with db.engine.connect() as conn:
         plan = conn.exec_driver_sql(f"EXPLAIN {select}").scalars().first()
     return select, plan.split("(cost=")[0].strip()
@@ -294,16 +322,20 @@ def measure(url: str, engine, rows: int, repeat: int, contenders: tuple[str, ...
     select, plan = the_query(url)
     copy_sql = f"COPY ({select}) TO STDOUT (FORMAT binary)"
     warm_seconds = warm(url, copy_sql)
-    note(f"{label(rows)}: table filled in {fill_seconds:.1f}s ({facts['heap_mb']} MB heap), "
-         f"plan: {plan}; warming pass {warm_seconds:.2f}s")
+    note(
+        f"{label(rows)}: table filled in {fill_seconds:.1f}s ({facts['heap_mb']} MB heap), "
+        f"plan: {plan}; warming pass {warm_seconds:.2f}s"
+    )
     results: dict[str, list[dict]] = {name: [] for name in contenders}
     for round_ in range(repeat):
         shift = round_ % len(contenders)  # take turns: each contender goes first once in a while
         for name in contenders[shift:] + contenders[:shift]:
             result = spawn(name, url, copy_sql)
             results[name].append(result)
-            note(f"  {label(rows)} round {round_ + 1}/{repeat} {name}: {result['seconds']:.3f}s, "
-                 f"peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_mb']:.0f} MB)")
+            note(
+                f"  {label(rows)} round {round_ + 1}/{repeat} {name}: {result['seconds']:.3f}s, "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_mb']:.0f} MB)"
+            )
     for result in results["maestro"]:
         assert result["rows"] == rows and result["partitions"] == DAYS, f"Maestro wrote {result}"
     for result in results.get("read_sql", []):
@@ -328,51 +360,105 @@ def report(runs: list[dict], repeat: int) -> None:
         tag = label(rows)
         last = maestro[-1]
         arrow_mb = last["arrow_bytes"] / 2**20
-        common = {"rows": rows, "columns": len(COLUMNS), "repeat": repeat, "days": DAYS,
-                  "server_version": run["facts"]["server_version"], "heap_mb": run["facts"]["heap_mb"],
-                  "plan": run["plan"], "batch_rows_requested": last["batch_rows_requested"],
-                  "batches_received": last["batches"], "max_batch_rows": last["max_batch_rows"]}
-        figure(f"ingest_postgres.{tag}.vs_copy", best(maestro), "s", "copy_binary_to_file", best(copy), "<= 1.7",
-               {**common, "maestro_seconds": [round(r["seconds"], 3) for r in maestro],
+        common = {
+            "rows": rows,
+            "columns": len(COLUMNS),
+            "repeat": repeat,
+            "days": DAYS,
+            "server_version": run["facts"]["server_version"],
+            "heap_mb": run["facts"]["heap_mb"],
+            "plan": run["plan"],
+            "batch_rows_requested": last["batch_rows_requested"],
+            "batches_received": last["batches"],
+            "max_batch_rows": last["max_batch_rows"],
+        }
+        figure(
+            f"ingest_postgres.{tag}.vs_copy",
+            best(maestro),
+            "s",
+            "copy_binary_to_file",
+            best(copy),
+            "<= 1.7",
+            {
+                **common,
+                "maestro_seconds": [round(r["seconds"], 3) for r in maestro],
                 "copy_seconds": [round(r["seconds"], 3) for r in copy],
                 "copy_file_mb": round(copy[-1]["file_bytes"] / 2**20, 1),
-                "bronze_mb": round(last["bronze_bytes"] / 2**20, 1), "partitions": last["partitions"],
+                "bronze_mb": round(last["bronze_bytes"] / 2**20, 1),
+                "partitions": last["partitions"],
                 "maestro_cpu_seconds": [round(r["cpu_seconds"], 3) for r in maestro],
                 "copy_cpu_seconds": [round(r["cpu_seconds"], 3) for r in copy],
                 "maestro_work": "sql_batches (ADBC) -> PartitionedBronzeWriter: meta columns, zstd parquet per day, "
-                                "published to a local lake folder"},
-               target_of="ratio")
+                "published to a local lake folder",
+            },
+            target_of="ratio",
+        )
         increase = rss_increase(maestro)
-        rss_params = {**common, "rss_basis": "peak minus after-import baseline", "rss_of": "max over repeats",
-                      "peak_rss_mb_absolute": round(max(r["peak_rss_mb"] for r in maestro), 1),
-                      "baseline_rss_mb": round(max(r["baseline_rss_mb"] for r in maestro), 1),
-                      "arrow_mb": round(arrow_mb, 1),
-                      "copy_peak_rss_mb_absolute": round(max(r["peak_rss_mb"] for r in copy), 1)}
+        rss_params = {
+            **common,
+            "rss_basis": "peak minus after-import baseline",
+            "rss_of": "max over repeats",
+            "peak_rss_mb_absolute": round(max(r["peak_rss_mb"] for r in maestro), 1),
+            "baseline_rss_mb": round(max(r["baseline_rss_mb"] for r in maestro), 1),
+            "arrow_mb": round(arrow_mb, 1),
+            "copy_peak_rss_mb_absolute": round(max(r["peak_rss_mb"] for r in copy), 1),
+        }
         if run is smallest:
             read_sql = run["results"]["read_sql"]
             speedup = best(read_sql) / best(maestro)
-            figure(f"ingest_postgres.{tag}.vs_read_sql", speedup, "x", "pandas_read_sql", best(read_sql), ">= 5",
-                   {**common, "maestro_seconds": round(best(maestro), 4),
+            figure(
+                f"ingest_postgres.{tag}.vs_read_sql",
+                speedup,
+                "x",
+                "pandas_read_sql",
+                best(read_sql),
+                ">= 5",
+                {
+                    **common,
+                    "maestro_seconds": round(best(maestro), 4),
                     "read_sql_seconds": [round(r["seconds"], 3) for r in read_sql],
-                    "read_sql_peak_rss_increase_mb": round(rss_increase(read_sql), 1)},
-                   ratio=speedup)
-            figure(f"ingest_postgres.{tag}.peak_rss", increase, "MB", "arrow_table_size", arrow_mb, "<= 2",
-                   rss_params, target_of="ratio")
+                    "read_sql_peak_rss_increase_mb": round(rss_increase(read_sql), 1),
+                },
+                ratio=speedup,
+            )
+            figure(
+                f"ingest_postgres.{tag}.peak_rss",
+                increase,
+                "MB",
+                "arrow_table_size",
+                arrow_mb,
+                "<= 2",
+                rss_params,
+                target_of="ratio",
+            )
         else:
-            figure(f"ingest_postgres.{tag}.peak_rss_vs_{label(smallest['rows'])}", increase, "MB",
-                   f"peak_rss_at_{label(smallest['rows'])}", base_rss, "<= 1.05",
-                   {**rss_params, "tolerance": "the issue asks for no higher than at the smallest size; "
-                                                "the 5% above 1.0 is measurement noise of peak RSS"},
-                   target_of="ratio")
+            figure(
+                f"ingest_postgres.{tag}.peak_rss_vs_{label(smallest['rows'])}",
+                increase,
+                "MB",
+                f"peak_rss_at_{label(smallest['rows'])}",
+                base_rss,
+                "<= 1.05",
+                {
+                    **rss_params,
+                    "tolerance": "the issue asks for no higher than at the smallest size; "
+                    "the 5% above 1.0 is measurement noise of peak RSS",
+                },
+                target_of="ratio",
+            )
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ingest_postgres", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="ingest_postgres", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", default="1000000,10000000", help="comma-separated table sizes")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each contender (the best counts)")
-    parser.add_argument("--url", default=os.environ.get("MAESTRO_TEST_POSTGRES_URL"),
-                        help="SQLAlchemy URL of a PostgreSQL server (default: an embedded one)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("MAESTRO_TEST_POSTGRES_URL"),
+        help="SQLAlchemy URL of a PostgreSQL server (default: an embedded one)",
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--copy-sql", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -386,8 +472,10 @@ def main(argv: list[str]) -> int:
     with Server(args.url) as url:
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         try:
-            runs = [measure(url, engine, rows, args.repeat, CONTENDERS if index == 0 else CONTENDERS[:2])
-                    for index, rows in enumerate(sizes)]
+            runs = [
+                measure(url, engine, rows, args.repeat, CONTENDERS if index == 0 else CONTENDERS[:2])
+                for index, rows in enumerate(sizes)
+            ]
         finally:
             engine.dispose()
     report(runs, args.repeat)

@@ -15,8 +15,9 @@ In the same run the same rules (``RULES``) are applied two ways to the same fram
   reasons, no report, numpy's own dtypes.
 
 Both must quarantine the same rows and find the same KS statistic (checked). Each size runs
-``--repeats`` rounds, the two sides taking turns; the best time of each counts. Figures: ``validate.1m`` / ``validate.10m`` —
-the time ratio to the floor (target at most 3); ``validate.small_frame_ms`` — ms per call on
+``--repeats`` rounds, the two sides taking turns; the best time of each counts.
+Figures: ``validate.1m`` / ``validate.10m`` — the time ratio to the floor (target at most 3);
+``validate.small_frame_ms`` — ms per call on
 1,000-row frames (target at most 5; baseline: the floor per call).
 """
 
@@ -32,31 +33,51 @@ from maestro_assets.lib.quality import load_rules, validate
 from maestro_assets.lib.quality.stats import ks_statistic
 
 NOW = pd.Timestamp("2025-06-01 12:00", tz="UTC")
-EVENT_TYPES = ("created", "assigned", "started", "commented", "blocked", "unblocked", "review_requested",
-               "completed", "reopened")
+EVENT_TYPES = (
+    "created",
+    "assigned",
+    "started",
+    "commented",
+    "blocked",
+    "unblocked",
+    "review_requested",
+    "completed",
+    "reopened",
+)
 HOURS = (0.0, 24.0)
 MAX_AGE_HOURS = 48
 REFERENCE_ROWS = 10_000  # the sample the distribution check compares against
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
-RULES = load_rules({"tables": {"task_events": {
-    "keys": ["event_id"],
-    "columns": {
-        "event_id": {"dtype": "int64", "nullable": False},
-        "task_id": {"dtype": "int64", "nullable": False},
-        "user_id": {"dtype": "int64", "nullable": True, "missing": "zero"},
-        "event_type": {"dtype": "string", "nullable": False},
-        "event_time": {"dtype": "datetime64[ns, UTC]", "nullable": False},
-        "hours_logged": {"dtype": "float64", "nullable": True, "missing": "zero"},
-    },
-    "checks": [
-        {"kind": "completeness", "column": "user_id", "max_null_fraction": 0.05, "severity": "WARNING"},
-        {"kind": "uniqueness", "columns": ["event_id"], "severity": "ERROR"},
-        {"kind": "range", "column": "hours_logged", "min": HOURS[0], "max": HOURS[1], "severity": "ERROR"},
-        {"kind": "categorical", "column": "event_type", "allowed": list(EVENT_TYPES), "severity": "ERROR"},
-        {"kind": "freshness", "column": "event_time", "max_age_hours": MAX_AGE_HOURS, "severity": "WARNING"},
-        {"kind": "distribution", "column": "hours_logged", "max_ks": 0.2, "severity": "WARNING"},
-    ],
-}}})["task_events"]
+RULES = load_rules(
+    {
+        "tables": {
+            "task_events": {
+                "keys": ["event_id"],
+                "columns": {
+                    "event_id": {"dtype": "int64", "nullable": False},
+                    "task_id": {"dtype": "int64", "nullable": False},
+                    "user_id": {"dtype": "int64", "nullable": True, "missing": "zero"},
+                    "event_type": {"dtype": "string", "nullable": False},
+                    "event_time": {"dtype": "datetime64[ns, UTC]", "nullable": False},
+                    "hours_logged": {"dtype": "float64", "nullable": True, "missing": "zero"},
+                },
+                "checks": [
+                    {"kind": "completeness", "column": "user_id", "max_null_fraction": 0.05, "severity": "WARNING"},
+                    {"kind": "uniqueness", "columns": ["event_id"], "severity": "ERROR"},
+                    {"kind": "range", "column": "hours_logged", "min": HOURS[0], "max": HOURS[1], "severity": "ERROR"},
+                    {"kind": "categorical", "column": "event_type", "allowed": list(EVENT_TYPES), "severity": "ERROR"},
+                    {
+                        "kind": "freshness",
+                        "column": "event_time",
+                        "max_age_hours": MAX_AGE_HOURS,
+                        "severity": "WARNING",
+                    },
+                    {"kind": "distribution", "column": "hours_logged", "max_ks": 0.2, "severity": "WARNING"},
+                ],
+            }
+        }
+    }
+)["task_events"]
 
 
 def task_events(rows: int, seed: int = 0, bad_share: float = 0.01) -> pd.DataFrame:
@@ -79,10 +100,16 @@ def task_events(rows: int, seed: int = 0, bad_share: float = 0.01) -> pd.DataFra
     event_id[faults[kind == 3]] = event_id[faults[kind == 3] - 1]  # ids stay sorted: the rows before are unique
     event_time[faults[kind == 4]] = (NOW + pd.Timedelta(days=2)).value
     hours[faults[kind == 5]] = np.where(rng.random(np.count_nonzero(kind == 5)) < 0.5, 31.5, -1.0)
-    return pd.DataFrame({
-        "event_id": event_id, "task_id": task_id, "user_id": user_id, "event_type": event_type,
-        "event_time": pd.to_datetime(event_time, utc=True), "hours_logged": hours,
-    })
+    return pd.DataFrame(
+        {
+            "event_id": event_id,
+            "task_id": task_id,
+            "user_id": user_id,
+            "event_type": event_type,
+            "event_time": pd.to_datetime(event_time, utc=True),
+            "hours_logged": hours,
+        }
+    )
 
 
 def numpy_floor(frame: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -103,9 +130,18 @@ def numpy_floor(frame: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFr
     repeated[order[1:]] = ordered[1:] == ordered[:-1]
     bad |= repeated
     keep = ~bad
-    valid = pd.DataFrame({"event_id": ids[keep], "task_id": task[keep].astype(np.int64), "user_id": user[keep],
-                          "event_type": types[keep], "event_time": frame["event_time"].array[keep],
-                          "hours_logged": hours[keep]}, index=frame.index[keep], copy=False)
+    valid = pd.DataFrame(
+        {
+            "event_id": ids[keep],
+            "task_id": task[keep].astype(np.int64),
+            "user_id": user[keep],
+            "event_type": types[keep],
+            "event_time": frame["event_time"].array[keep],
+            "hours_logged": hours[keep],
+        },
+        index=frame.index[keep],
+        copy=False,
+    )
     quarantine = frame.iloc[np.flatnonzero(bad)]
     kept_hours = hours[keep]
     figures = {
@@ -130,14 +166,17 @@ def _best_of(repeats: int, *funcs) -> list[tuple[float, object]]:
 def measure_rows(rows: int, reference: pd.DataFrame, repeats: int) -> dict:
     frame = task_events(rows)
     (engine_seconds, result), (floor_seconds, (_, quarantine, floor_figures)) = _best_of(
-        repeats, lambda: validate(frame, RULES, now=NOW, reference=reference), lambda: numpy_floor(frame, reference))
+        repeats, lambda: validate(frame, RULES, now=NOW, reference=reference), lambda: numpy_floor(frame, reference)
+    )
     if result.rows_quarantined != len(quarantine):
         raise AssertionError(f"validate() quarantined {result.rows_quarantined} rows, the floor {len(quarantine)}")
     engine_ks = result.check("distribution:hours_logged").details["ks_statistic"]
     if not np.isclose(engine_ks, floor_figures["ks"], equal_nan=True):
         raise AssertionError(f"KS statistic {engine_ks} vs the floor's {floor_figures['ks']}")
-    note(f"{rows:,} rows: validate {engine_seconds:.3f}s, numpy floor {floor_seconds:.3f}s (best of {repeats}), "
-         f"{result.rows_quarantined:,} quarantined")
+    note(
+        f"{rows:,} rows: validate {engine_seconds:.3f}s, numpy floor {floor_seconds:.3f}s (best of {repeats}), "
+        f"{result.rows_quarantined:,} quarantined"
+    )
     return {"rows": rows, "engine": engine_seconds, "floor": floor_seconds, "quarantined": result.rows_quarantined}
 
 
@@ -149,8 +188,11 @@ def measure_small(calls: int, reference: pd.DataFrame, repeats: int) -> tuple[fl
     def calling(func):
         return lambda: [func(frames[call % len(frames)]) for call in range(calls)]
 
-    (engine, _), (floor, _) = _best_of(repeats, calling(lambda frame: validate(frame, RULES, now=NOW, reference=reference)),
-                                       calling(lambda frame: numpy_floor(frame, reference)))
+    (engine, _), (floor, _) = _best_of(
+        repeats,
+        calling(lambda frame: validate(frame, RULES, now=NOW, reference=reference)),
+        calling(lambda frame: numpy_floor(frame, reference)),
+    )
     return engine / calls, floor / calls
 
 
@@ -168,14 +210,32 @@ def main(argv: list[str]) -> int:
     reference = task_events(REFERENCE_ROWS, seed=99, bad_share=0.0)
 
     engine, floor = measure_small(args.small_calls, reference, args.repeats)
-    figure("validate.small_frame_ms", engine * 1000, "ms/call", "numpy_floor", floor * 1000, "<= 5",
-           {"rows": 1000, "calls": args.small_calls, "repeats": args.repeats, "reference_rows": REFERENCE_ROWS})
+    figure(
+        "validate.small_frame_ms",
+        engine * 1000,
+        "ms/call",
+        "numpy_floor",
+        floor * 1000,
+        "<= 5",
+        {"rows": 1000, "calls": args.small_calls, "repeats": args.repeats, "reference_rows": REFERENCE_ROWS},
+    )
     for rows in sizes:
         run = measure_rows(rows, reference, args.repeats)
-        figure(f"validate.{_label(rows)}", run["engine"], "s", "numpy_floor", run["floor"], "<= 3",
-               {"rows": rows, "quarantined": run["quarantined"], "repeats": args.repeats,
-                "peak_rss_mb": round(peak_rss_mb())},
-               target_of="ratio")
+        figure(
+            f"validate.{_label(rows)}",
+            run["engine"],
+            "s",
+            "numpy_floor",
+            run["floor"],
+            "<= 3",
+            {
+                "rows": rows,
+                "quarantined": run["quarantined"],
+                "repeats": args.repeats,
+                "peak_rss_mb": round(peak_rss_mb()),
+            },
+            target_of="ratio",
+        )
     return 0
 
 

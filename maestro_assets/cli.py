@@ -1,8 +1,8 @@
 """``maestro`` — the platform from the command line.
 
-    maestro check                 check every setting and print what is in use
-    maestro seed [--scale S]      (re)generate the demo source system (an asset group)
-    maestro demo [--scale S]      seed if absent, then materialize every asset and summarize
+maestro check                 check every setting and print what is in use
+maestro seed [--scale S]      (re)generate the demo source system (an asset group)
+maestro demo [--scale S]      seed if absent, then materialize every asset and summarize
 """
 
 from __future__ import annotations
@@ -79,8 +79,7 @@ def _seeded(scale: float, seed: int) -> bool:
     if event is None or event.asset_materialization is None:
         return False
     meta = event.asset_materialization.metadata
-    return (getattr(meta.get("scale"), "value", None) == scale
-            and getattr(meta.get("seed"), "value", None) == seed)
+    return getattr(meta.get("scale"), "value", None) == scale and getattr(meta.get("seed"), "value", None) == seed
 
 
 def cmd_demo(args) -> int:
@@ -99,8 +98,10 @@ def cmd_demo(args) -> int:
     materialized, passed, failed, warned, ok = 0, 0, [], [], True
     for keys, partitioned in run_stages(rest):
         what = f"{len(keys)} {'partitioned' if partitioned else ''} assets".replace("  ", " ")
-        print(f"materializing {what}" + (f" for {window[0]}..{window[1]} in one run" if partitioned else "") + " …",
-              flush=True)
+        print(
+            f"materializing {what}" + (f" for {window[0]}..{window[1]} in one run" if partitioned else "") + " …",
+            flush=True,
+        )
         summary = materialize(keys, partition_range=window if partitioned else None)
         _report_failures(summary)
         materialized += len(set(summary.materialized))
@@ -139,8 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--scale", type=float, default=settings.demo_scale(),
-                       help="demo size; 1.0 ≈ 2,000 users, 60,000 tasks, 1M events (env MAESTRO_DEMO_SCALE)")
+        p.add_argument(
+            "--scale",
+            type=float,
+            default=settings.demo_scale(),
+            help="demo size; 1.0 ≈ 2,000 users, 60,000 tasks, 1M events (env MAESTRO_DEMO_SCALE)",
+        )
         p.add_argument("--seed", type=int, default=42)
         p.set_defaults(func=func)
     return parser
@@ -164,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: one line, the traceback on request
         if args.debug or os.environ.get("MAESTRO_DEBUG"):
             raise
-        print(f"maestro: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(
+            f"maestro: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr
+        )
         return 1
 
 

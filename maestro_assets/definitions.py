@@ -6,10 +6,10 @@ from dagster import Definitions, load_assets_from_modules
 
 from .defs.demo import assets as demo_assets
 from .defs.ingestion.assets import bronze_assets
-from .defs.ingestion.sensors import landing_files_sensor
 from .defs.ingestion.schedules import ingestion_jobs_and_schedules
-from .defs.quality.assets import silver_assets, silver_of_bronze
+from .defs.ingestion.sensors import landing_files_sensor
 from .defs.platform.executor import maestro_executor
+from .defs.quality.assets import silver_assets, silver_of_bronze
 from .resources import build_resources
 
 jobs, schedules = ingestion_jobs_and_schedules(silver_of_bronze())

@@ -58,8 +58,12 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def materialize(asset_keys: Sequence, run_config: dict | None = None, tags: dict | None = None,
-                partition_range: tuple[str, str] | None = None) -> RunSummary:
+def materialize(
+    asset_keys: Sequence,
+    run_config: dict | None = None,
+    tags: dict | None = None,
+    partition_range: tuple[str, str] | None = None,
+) -> RunSummary:
     """Materialize ``asset_keys`` in one run through the instance in ``DAGSTER_HOME``
     (all partitions of ``partition_range`` at once, for partitioned assets)."""
     from dagster import DagsterInstance
@@ -72,18 +76,23 @@ def materialize(asset_keys: Sequence, run_config: dict | None = None, tags: dict
         config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})}
         tags = dict(tags or {})
         if partition_range:
-            tags.update({ASSET_PARTITION_RANGE_START_TAG: partition_range[0],
-                         ASSET_PARTITION_RANGE_END_TAG: partition_range[1]})
+            tags.update(
+                {ASSET_PARTITION_RANGE_START_TAG: partition_range[0], ASSET_PARTITION_RANGE_END_TAG: partition_range[1]}
+            )
         result = job.execute_in_process(
-            instance=instance, asset_selection=list(asset_keys), run_config=config,
-            tags=tags, raise_on_error=False,
+            instance=instance,
+            asset_selection=list(asset_keys),
+            run_config=config,
+            tags=tags,
+            raise_on_error=False,
         )
     summary = RunSummary(run_id=result.run_id, success=result.success)
-    summary.materialized = [
-        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+    summary.materialized = [event.asset_key.to_user_string() for event in result.get_asset_materialization_events()]
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events  # also of failed steps
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    evaluations = [e.asset_check_evaluation_data for e in result.all_events  # also of failed steps
-                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     for evaluation in evaluations:
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.passed:
@@ -112,10 +121,7 @@ def keys_in_groups(groups: Iterable[str], exclude: bool = False) -> list:
     from .definitions import defs
 
     wanted = set(groups)
-    return [
-        spec.key for spec in defs.resolve_all_asset_specs()
-        if (spec.group_name in wanted) != exclude
-    ]
+    return [spec.key for spec in defs.resolve_all_asset_specs() if (spec.group_name in wanted) != exclude]
 
 
 def run_stages(asset_keys: Sequence) -> list[tuple[list, bool]]:

@@ -29,8 +29,11 @@ from maestro_assets.lib.warehouse import dispose_engines
 S3_ACCESS_KEY = "maestro-test-access"
 S3_SECRET_KEY = "maestro-test-secret-key"
 PRODUCTION_VARIABLES = (
-    settings.ENV_WAREHOUSE_URL, settings.ENV_LAKE_URL, settings.ENV_S3_ENDPOINT,
-    settings.ENV_MLFLOW_URI, settings.ENV_FEATURE_REPO,
+    settings.ENV_WAREHOUSE_URL,
+    settings.ENV_LAKE_URL,
+    settings.ENV_S3_ENDPOINT,
+    settings.ENV_MLFLOW_URI,
+    settings.ENV_FEATURE_REPO,
 )
 
 
@@ -111,10 +114,24 @@ def s3_server():
     root = Path(tempfile.mkdtemp(prefix="maestro-s3-"))
     port = free_port()
     process = subprocess.Popen(
-        [rclone_binary(), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
-         "--auth-key", f"{S3_ACCESS_KEY},{S3_SECRET_KEY}", "--config", os.devnull,
-         "--vfs-cache-mode", "writes", "--log-level", "ERROR"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            rclone_binary(),
+            "serve",
+            "s3",
+            str(root),
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--auth-key",
+            f"{S3_ACCESS_KEY},{S3_SECRET_KEY}",
+            "--config",
+            os.devnull,
+            "--vfs-cache-mode",
+            "writes",
+            "--log-level",
+            "ERROR",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, process=process)
@@ -170,10 +187,22 @@ def mlflow_server():
     root = Path(tempfile.mkdtemp(prefix="maestro-mlflow-"))
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, timeout=90, process=process)

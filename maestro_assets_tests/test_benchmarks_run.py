@@ -21,7 +21,9 @@ FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "targe
 
 
 def benchmark_names() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem not in ("__init__", "__main__", "harness"))
+    return sorted(
+        p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem not in ("__init__", "__main__", "harness")
+    )
 
 
 def test_every_benchmark_has_a_tiny_size():
@@ -30,8 +32,9 @@ def test_every_benchmark_has_a_tiny_size():
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_benchmark_prints_figures(name, maestro_home):
-    done = subprocess.run([sys.executable, "-m", "benchmarks", name, *TINY[name]], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", name, *TINY[name]], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines, done.stdout

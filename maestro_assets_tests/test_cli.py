@@ -41,15 +41,25 @@ def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
     assert "already seeded" in again.stdout
 
 
-@pytest.mark.parametrize("variable, value, expected", [
-    ("MAESTRO_WAREHOUSE_URL", "postgresql+psycopg2://maestro:pw-not-shown@127.0.0.1:1/warehouse",
-     "MAESTRO_WAREHOUSE_URL: cannot connect"),
-    ("MAESTRO_WAREHOUSE_URL", "not-a-url", "MAESTRO_WAREHOUSE_URL"),
-    ("MAESTRO_LAKE_URL", "s3://maestro-missing-bucket/lake", "MAESTRO_LAKE_URL: bucket 'maestro-missing-bucket' does not exist"),
-    ("AWS_ENDPOINT_URL", "http://127.0.0.1:1", "AWS_ENDPOINT_URL: cannot reach the S3 endpoint"),
-    ("MLFLOW_TRACKING_URI", "htp://mlflow:5000", "MLFLOW_TRACKING_URI"),
-    ("MLFLOW_TRACKING_URI", "http://127.0.0.1:1", "MLFLOW_TRACKING_URI: no MLflow server answers"),
-])
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        (
+            "MAESTRO_WAREHOUSE_URL",
+            "postgresql+psycopg2://maestro:pw-not-shown@127.0.0.1:1/warehouse",
+            "MAESTRO_WAREHOUSE_URL: cannot connect",
+        ),
+        ("MAESTRO_WAREHOUSE_URL", "not-a-url", "MAESTRO_WAREHOUSE_URL"),
+        (
+            "MAESTRO_LAKE_URL",
+            "s3://maestro-missing-bucket/lake",
+            "MAESTRO_LAKE_URL: bucket 'maestro-missing-bucket' does not exist",
+        ),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1", "AWS_ENDPOINT_URL: cannot reach the S3 endpoint"),
+        ("MLFLOW_TRACKING_URI", "htp://mlflow:5000", "MLFLOW_TRACKING_URI"),
+        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:1", "MLFLOW_TRACKING_URI: no MLflow server answers"),
+    ],
+)
 def test_bad_setting_gives_one_clear_message(user_env, s3_credentials, variable, value, expected):
     env = dict(user_env, AWS_ACCESS_KEY_ID="maestro-test-access", AWS_SECRET_ACCESS_KEY="maestro-test-secret-key")
     if variable == "AWS_ENDPOINT_URL":

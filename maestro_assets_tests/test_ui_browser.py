@@ -9,16 +9,23 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port, stop_process, wait_for_port
+
 from maestro_assets.lib import demo
 from maestro_assets.lib.lake import open_lake
 from maestro_assets.lib.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture
@@ -29,8 +36,20 @@ def dagster_dev(maestro_home):
     shutil.copyfile(ROOT / "dagster.yaml", maestro_home / "dagster" / "dagster.yaml")
     log = open(maestro_home / "dagster-dev.log", "w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, timeout=180, process=process)
@@ -64,7 +83,9 @@ def test_materialize_from_the_asset_page(dagster_dev, maestro_home, tmp_path):
             deadline = time.monotonic() + 180
             while not lake.exists("bronze/demo_db/users/part-0.parquet") and time.monotonic() < deadline:
                 time.sleep(1)
-            assert lake.exists("bronze/demo_db/users/part-0.parquet"), (maestro_home / "dagster-dev.log").read_text()[-3000:]
+            assert lake.exists("bronze/demo_db/users/part-0.parquet"), (maestro_home / "dagster-dev.log").read_text()[
+                -3000:
+            ]
             assert len(lake.read_table("bronze", "demo_db/users")) == len(data.users)
             page.goto(f"{dagster_dev}/runs", timeout=60_000)
             expect(page.get_by_text("Success").first).to_be_visible(timeout=120_000)

@@ -18,7 +18,8 @@ QUERY = "{ assetNodes { assetKey { path } groupName description } }"
 
 def graphql(base: str, query: str) -> dict:
     request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": query}).encode(),
+        f"{base}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -29,9 +30,19 @@ def test_webserver_serves_the_asset_graph(maestro_home):
     port = free_port()
     env = dict(os.environ, DAGSTER_HOME=str(maestro_home / "dagster"))
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, timeout=120, process=process)

@@ -24,9 +24,9 @@ def frame_metadata(frame: pd.DataFrame, preview_rows: int = PREVIEW_ROWS) -> dic
 
 def arrow_metadata(schema, lake, prefix: str, partitions: dict[str, int]) -> dict:
     """Column schema of what was written and a preview read back from the lake (a few rows)."""
-    metadata = {"dagster/column_schema": TableSchema(
-        columns=[TableColumn(field.name, str(field.type)) for field in schema]
-    )}
+    metadata = {
+        "dagster/column_schema": TableSchema(columns=[TableColumn(field.name, str(field.type)) for field in schema])
+    }
     days = [d for d, rows in sorted(partitions.items()) if rows] if partitions else [None]
     if days:
         layer, table = prefix.split("/", 1)

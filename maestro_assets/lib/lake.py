@@ -16,7 +16,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ class Lake(ABC):
         key = f"{prefix}/{PARTITION_FILE}"
         self.put_file(key, path)
         for stale in self.list(prefix + "/"):  # leftovers of another writer, not our partition file
-            nested = "/" in stale.key[len(prefix) + 1:]
+            nested = "/" in stale.key[len(prefix) + 1 :]
             if stale.key != key and (partition is not None or not nested):
                 self.delete(stale.key)
         info = [o for o in self.list(key) if o.key == key]
@@ -124,7 +124,7 @@ class Lake(ABC):
         prefix = partition_prefix(layer, table) + "/"
         values = set()
         for obj in self.list(prefix):
-            head = obj.key[len(prefix):].split("/", 1)[0]
+            head = obj.key[len(prefix) :].split("/", 1)[0]
             if "=" in head:
                 values.add(head.split("=", 1)[1])
         return sorted(values)
@@ -136,8 +136,12 @@ class Lake(ABC):
         return pq.read_table(io.BytesIO(self.get(key)), columns=columns)
 
     def read_table(
-        self, layer: str, table: str, partition_key: str | None = None,
-        values: Iterable[str] | None = None, columns: list[str] | None = None,
+        self,
+        layer: str,
+        table: str,
+        partition_key: str | None = None,
+        values: Iterable[str] | None = None,
+        columns: list[str] | None = None,
     ) -> pd.DataFrame:
         """Read partitions (all, or those in ``values``) into one frame with the partition column."""
         if partition_key is None:
@@ -187,11 +191,14 @@ class LocalLake(Lake):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     stat = path.stat()
-                    found.append(ObjectInfo(
-                        key, stat.st_size,
-                        datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
-                        f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
-                    ))
+                    found.append(
+                        ObjectInfo(
+                            key,
+                            stat.st_size,
+                            datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+                            f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
+                        )
+                    )
         return sorted(found, key=lambda o: o.key)
 
     def get(self, key: str) -> bytes:
@@ -234,15 +241,20 @@ class LocalLake(Lake):
 class S3Lake(Lake):
     """The lake in S3 or any S3-compatible server (MinIO, rclone, …) through boto3."""
 
-    def __init__(self, url: str, endpoint_url: str | None = None, region: str | None = None,
-                 multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD):
+    def __init__(
+        self,
+        url: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+    ):
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
         if not url.startswith("s3://"):
             raise ConfigurationError(ENV_LAKE_URL, f"{url!r} is not an s3:// URL")
-        bucket, _, prefix = url[len("s3://"):].partition("/")
+        bucket, _, prefix = url[len("s3://") :].partition("/")
         if not bucket:
             raise ConfigurationError(ENV_LAKE_URL, f"{url!r} names no bucket", "use s3://bucket/prefix")
         self.url = url
@@ -257,7 +269,8 @@ class S3Lake(Lake):
                 signature_version="s3v4",
                 s3={"addressing_style": "path"} if endpoint_url else {},
                 retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=5, read_timeout=60,
+                connect_timeout=5,
+                read_timeout=60,
             ),
         )
         self.transfer = TransferConfig(
@@ -270,7 +283,7 @@ class S3Lake(Lake):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _rel(self, full: str) -> str:
-        return full[len(self.prefix) + 1:] if self.prefix else full
+        return full[len(self.prefix) + 1 :] if self.prefix else full
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -282,7 +295,8 @@ class S3Lake(Lake):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("404", "NoSuchBucket", "NotFound"):
                 raise ConfigurationError(
-                    ENV_LAKE_URL, f"bucket {self.bucket!r} does not exist{where}",
+                    ENV_LAKE_URL,
+                    f"bucket {self.bucket!r} does not exist{where}",
                     "create it or point MAESTRO_LAKE_URL at an existing one",
                 ) from None
             if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
@@ -294,7 +308,8 @@ class S3Lake(Lake):
         except BotoCoreError as exc:
             setting = ENV_S3_ENDPOINT if self.endpoint_url else ENV_LAKE_URL
             raise ConfigurationError(
-                setting, f"cannot reach the S3 endpoint{where or ' of AWS'}: {type(exc).__name__}",
+                setting,
+                f"cannot reach the S3 endpoint{where or ' of AWS'}: {type(exc).__name__}",
                 "is the server running and the URL right?",
             ) from None
 
@@ -333,12 +348,14 @@ class S3Lake(Lake):
         )
 
 
-def open_lake(url: str, endpoint_url: str | None = None,
-              multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD) -> Lake:
+def open_lake(
+    url: str, endpoint_url: str | None = None, multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
+) -> Lake:
     """``s3://bucket/prefix`` gives an :class:`S3Lake`, anything else a :class:`LocalLake` folder."""
     if url.startswith("s3://"):
         return S3Lake(url, endpoint_url=endpoint_url, multipart_threshold=multipart_threshold)
     if "://" in url and not url.startswith("file://"):
-        raise ConfigurationError(ENV_LAKE_URL, f"unsupported lake URL {url!r}", "use s3://bucket/prefix or a folder path")
-    return LocalLake(url[len("file://"):] if url.startswith("file://") else url)
-
+        raise ConfigurationError(
+            ENV_LAKE_URL, f"unsupported lake URL {url!r}", "use s3://bucket/prefix or a folder path"
+        )
+    return LocalLake(url[len("file://") :] if url.startswith("file://") else url)

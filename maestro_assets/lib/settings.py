@@ -2,17 +2,17 @@
 
 Production changes nothing but environment variables:
 
-================================  ==============================================  ===========================================
-environment variable              embedded default                                production example
-================================  ==============================================  ===========================================
-``MAESTRO_HOME``                  ``./.maestro``                                  ``/var/lib/maestro``
-``MAESTRO_WAREHOUSE_URL``         ``sqlite:///$MAESTRO_HOME/warehouse.db``        ``postgresql+psycopg2://user@host/db``
-``MAESTRO_LAKE_URL``              ``$MAESTRO_HOME/lake`` (a local folder)         ``s3://bucket/prefix``
-``AWS_ENDPOINT_URL``              (AWS itself)                                    ``http://minio:9000``
-``MLFLOW_TRACKING_URI``           ``sqlite:///$MAESTRO_HOME/mlflow/mlflow.db``    ``http://mlflow:5000``
-``MAESTRO_FEATURE_REPO``          ``feature_repo/`` of the project                ``/opt/maestro/feature_repo``
-``DAGSTER_HOME``                  ``$MAESTRO_HOME/dagster``                       (the Helm chart sets it)
-================================  ==============================================  ===========================================
+=========================  ============================================  =======================================
+environment variable       embedded default                              production example
+=========================  ============================================  =======================================
+``MAESTRO_HOME``           ``./.maestro``                                ``/var/lib/maestro``
+``MAESTRO_WAREHOUSE_URL``  ``sqlite:///$MAESTRO_HOME/warehouse.db``      ``postgresql+psycopg2://user@host/db``
+``MAESTRO_LAKE_URL``       ``$MAESTRO_HOME/lake`` (a local folder)       ``s3://bucket/prefix``
+``AWS_ENDPOINT_URL``       (AWS itself)                                  ``http://minio:9000``
+``MLFLOW_TRACKING_URI``    ``sqlite:///$MAESTRO_HOME/mlflow/mlflow.db``  ``http://mlflow:5000``
+``MAESTRO_FEATURE_REPO``   ``feature_repo/`` of the project              ``/opt/maestro/feature_repo``
+``DAGSTER_HOME``           ``$MAESTRO_HOME/dagster``                     (the Helm chart sets it)
+=========================  ============================================  =======================================
 """
 
 from __future__ import annotations

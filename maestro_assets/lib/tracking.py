@@ -69,7 +69,8 @@ class Tracking:
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise ConfigurationError(
-                    ENV_MLFLOW_URI, f"no MLflow server answers at {self.display_uri} ({reason})",
+                    ENV_MLFLOW_URI,
+                    f"no MLflow server answers at {self.display_uri} ({reason})",
                     "start `mlflow server` or fix the URI",
                 ) from None
             return
@@ -77,7 +78,8 @@ class Tracking:
             self.client.search_experiments(max_results=1)
         except Exception as exc:
             raise ConfigurationError(
-                ENV_MLFLOW_URI, f"cannot open the tracking store {self.display_uri}: {type(exc).__name__}",
+                ENV_MLFLOW_URI,
+                f"cannot open the tracking store {self.display_uri}: {type(exc).__name__}",
             ) from None
 
     # -- experiments and runs ----------------------------------------------------------------
@@ -98,8 +100,13 @@ class Tracking:
         return self.client.create_experiment(name, artifact_location=location)
 
     @contextmanager
-    def run(self, asset_path: list[str] | str, run_name: str | None = None,
-            tags: Mapping[str, str] | None = None, parent_run_id: str | None = None) -> Iterator[Any]:
+    def run(
+        self,
+        asset_path: list[str] | str,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ) -> Iterator[Any]:
         """A run in the asset's experiment (a child run if ``parent_run_id``), ended on exit."""
         all_tags = dict(tags or {})
         if parent_run_id:
@@ -112,8 +119,13 @@ class Tracking:
         finally:
             self.client.set_terminated(run.info.run_id, status=status)
 
-    def log_batch(self, run_id: str, params: Mapping[str, Any] | None = None,
-                  metrics: Mapping[str, float] | None = None, tags: Mapping[str, str] | None = None) -> None:
+    def log_batch(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
         """Log a whole trial in one call."""
         import time
 

@@ -157,9 +157,7 @@ class Warehouse:
         """The table as it is in the live catalog; an unknown name is an error, never SQL."""
         if name not in self.table_names(schema):
             where = f"{schema}." if schema else ""
-            raise UnknownIdentifierError(
-                f"table {where}{name!r} does not exist in {self.display_url}"
-            )
+            raise UnknownIdentifierError(f"table {where}{name!r} does not exist in {self.display_url}")
         return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=self.engine)
 
     def columns(self, table: str, schema: str | None = None) -> list[str]:
@@ -169,8 +167,7 @@ class Warehouse:
     def column(table: sa.Table, name: str) -> sa.Column:
         if name not in table.c:
             raise UnknownIdentifierError(
-                f"column {name!r} does not exist in table {table.fullname!r}; "
-                f"columns are {list(table.c.keys())}"
+                f"column {name!r} does not exist in table {table.fullname!r}; columns are {list(table.c.keys())}"
             )
         return table.c[name]
 
@@ -212,9 +209,7 @@ class Warehouse:
 
     def iter_batches(self, stmt: sa.Select, batch_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """Stream a SELECT in batches through a server-side cursor: memory stays bounded."""
-        with self.engine.connect().execution_options(
-            stream_results=True, max_row_buffer=batch_size
-        ) as conn:
+        with self.engine.connect().execution_options(stream_results=True, max_row_buffer=batch_size) as conn:
             result = conn.execute(stmt)
             keys = list(result.keys())
             for rows in result.partitions(batch_size):
@@ -252,16 +247,16 @@ class Warehouse:
             self._load(conn, staging, frame, schema, create=True)
             if self.dialect == "mysql" and self.has_table(name, schema):
                 old = f"_old_{name[:40]}_{uuid.uuid4().hex[:8]}"
-                conn.execute(sa.text(
-                    f"RENAME TABLE {self._q(name, schema)} TO {self._q(old, schema)}, "
-                    f"{self._q(staging, schema)} TO {self._q(name, schema)}"
-                ))
+                conn.execute(
+                    sa.text(
+                        f"RENAME TABLE {self._q(name, schema)} TO {self._q(old, schema)}, "
+                        f"{self._q(staging, schema)} TO {self._q(name, schema)}"
+                    )
+                )
                 conn.execute(sa.text(f"DROP TABLE {self._q(old, schema)}"))
             else:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._q(name, schema)}"))
-                conn.execute(sa.text(
-                    f"ALTER TABLE {self._q(staging, schema)} RENAME TO {self._quote(name)}"
-                ))
+                conn.execute(sa.text(f"ALTER TABLE {self._q(staging, schema)} RENAME TO {self._quote(name)}"))
         return len(frame)
 
     def drop_table(self, name: str, schema: str | None = None) -> None:
@@ -284,8 +279,13 @@ class Warehouse:
             self._copy_postgres(conn, name, frame, schema)
         else:
             frame.to_sql(
-                name, conn, schema=schema, index=False, if_exists="append",
-                chunksize=20_000, method="multi" if self.dialect == "mysql" else None,
+                name,
+                conn,
+                schema=schema,
+                index=False,
+                if_exists="append",
+                chunksize=20_000,
+                method="multi" if self.dialect == "mysql" else None,
             )
 
     def _copy_postgres(self, conn, name: str, frame: pd.DataFrame, schema: str | None) -> None:
@@ -295,10 +295,16 @@ class Warehouse:
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             for start in range(0, len(frame), 200_000):
-                chunk = frame.iloc[start:start + 200_000]
+                chunk = frame.iloc[start : start + 200_000]
                 buffer = io.StringIO()
-                chunk.to_csv(buffer, index=False, header=False, na_rep="\\N",
-                             quoting=csv.QUOTE_MINIMAL, date_format="%Y-%m-%d %H:%M:%S.%f%z")
+                chunk.to_csv(
+                    buffer,
+                    index=False,
+                    header=False,
+                    na_rep="\\N",
+                    quoting=csv.QUOTE_MINIMAL,
+                    date_format="%Y-%m-%d %H:%M:%S.%f%z",
+                )
                 buffer.seek(0)
                 cursor.copy_expert(statement, buffer)
         finally:

@@ -55,7 +55,9 @@ class LakeResource(ConfigurableResource):
 
     url: str | None = Field(default=None, description="folder or s3://bucket/prefix; default MAESTRO_LAKE_URL")
     endpoint_url: str | None = Field(default=None, description="S3 endpoint (MinIO etc.); default AWS_ENDPOINT_URL")
-    multipart_threshold: int = Field(default=DEFAULT_MULTIPART_THRESHOLD, description="bytes above which uploads are multipart")
+    multipart_threshold: int = Field(
+        default=DEFAULT_MULTIPART_THRESHOLD, description="bytes above which uploads are multipart"
+    )
     _lake: Lake | None = PrivateAttr(default=None)
 
     def get(self) -> Lake:
@@ -71,7 +73,9 @@ class LakeResource(ConfigurableResource):
 class MlflowResource(ConfigurableResource):
     """MLflow tracking and registry: SQLite store under MAESTRO_HOME by default."""
 
-    tracking_uri: str | None = Field(default=None, description="default MLFLOW_TRACKING_URI or SQLite under MAESTRO_HOME")
+    tracking_uri: str | None = Field(
+        default=None, description="default MLFLOW_TRACKING_URI or SQLite under MAESTRO_HOME"
+    )
     artifact_root: str | None = Field(default=None, description="where new experiments keep artifacts")
     _tracking: Tracking | None = PrivateAttr(default=None)
 

@@ -38,8 +38,9 @@ def test_default_executor_runs_steps_in_process_and_switches_to_processes(tmp_pa
         in_process = execute_job(job, instance=instance)
         assert in_process.success
         assert _step_pids(in_process) == [os.getpid()] * 2
-        multi = execute_job(job, instance=instance,
-                            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}})
+        multi = execute_job(
+            job, instance=instance, run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+        )
         assert multi.success
         pids = _step_pids(multi)
         assert os.getpid() not in pids and len(set(pids)) == 2
@@ -53,11 +54,17 @@ def test_dagster_cli_loads_the_code_location(maestro_home):
     """`dagster definitions validate` through workspace.yaml and through pyproject's [tool.dagster]."""
     dagster = str(Path(sys.executable).parent / "dagster")
     for args in (["-w", "workspace.yaml"], []):
-        done = subprocess.run([dagster, "definitions", "validate", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [dagster, "definitions", "validate", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Validation successful" in done.stdout + done.stderr
-    listed = subprocess.run([str(Path(sys.executable).parent / "dg"), "list", "defs", "--json"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)  # dg reads [tool.dg]
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "dg"), "list", "defs", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # dg reads [tool.dg]
     assert listed.returncode == 0, listed.stderr
     assert "demo/tasks" in listed.stdout

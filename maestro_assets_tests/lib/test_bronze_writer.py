@@ -4,7 +4,7 @@ the timestamp unit; the memory it holds is bounded by its buffer, not by the siz
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -17,18 +17,20 @@ from maestro_assets.lib.lake import open_lake
 
 START = date(2026, 3, 1)
 DAYS = 10
-EPOCH_SECONDS = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
+EPOCH_SECONDS = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
 
 
 def events(ids: np.ndarray, seconds: np.ndarray, unit: str = "us") -> pa.Table:
     scale = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
     # a sub-second part on every row where the unit has one: a row at 23:59:59.999 is still that day
     ticks = (EPOCH_SECONDS + seconds) * scale + (scale - 1)
-    return pa.table({
-        "id": pa.array(ids, pa.int64()),
-        "at": pa.array(ticks, pa.timestamp(unit, tz="UTC")),
-        "payload": pa.array([f"row-{i}-" + "x" * (i % 50) for i in ids.tolist()]),
-    })
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "at": pa.array(ticks, pa.timestamp(unit, tz="UTC")),
+            "payload": pa.array([f"row-{i}-" + "x" * (i % 50) for i in ids.tolist()]),
+        }
+    )
 
 
 def expected_days(seconds: np.ndarray) -> np.ndarray:
@@ -36,8 +38,9 @@ def expected_days(seconds: np.ndarray) -> np.ndarray:
 
 
 def write_all(lake, batches, **kwargs) -> bronze.WriteStats:
-    writer = PartitionedBronzeWriter(lake, "src", "events", "at", START, START + timedelta(days=DAYS),
-                                     batch_id=uuid.uuid4().hex, **kwargs)
+    writer = PartitionedBronzeWriter(
+        lake, "src", "events", "at", START, START + timedelta(days=DAYS), batch_id=uuid.uuid4().hex, **kwargs
+    )
     for batch in batches:
         writer.write(batch)
     stats = writer.close()
@@ -95,9 +98,11 @@ def test_row_outside_the_range_is_refused_naming_its_day(tmp_path):
 
 
 def test_day_numbers_of_timestamps_and_dates():
-    moments = [datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
-               datetime(1970, 1, 1, tzinfo=timezone.utc),
-               datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=timezone.utc)]
+    moments = [
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
     assert day_numbers(pa.array(moments, pa.timestamp("us", tz="UTC"))).tolist() == [-1, 0, 20513]
     assert day_numbers(pa.array([date(2026, 3, 1)], pa.date32())).tolist() == [20513]
 
@@ -106,8 +111,7 @@ def arrow_memory_while_writing(tmp_path, rows: int, batch_rows: int, shuffled: b
     """The most Arrow memory held while ``rows`` rows stream through the writer, batch by batch."""
     rng = np.random.default_rng(1)
     lake = open_lake(str(tmp_path / f"lake-{rows}"))
-    writer = PartitionedBronzeWriter(lake, "src", "events", "at", START, START + timedelta(days=DAYS),
-                                     batch_id="b")
+    writer = PartitionedBronzeWriter(lake, "src", "events", "at", START, START + timedelta(days=DAYS), batch_id="b")
     base = pa.total_allocated_bytes()
     peak = 0
     for first in range(0, rows, batch_rows):

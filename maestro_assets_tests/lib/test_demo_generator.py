@@ -10,7 +10,7 @@ import io
 import json
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -26,21 +26,85 @@ SMALL = 0.02
 SKILLS = ("backend", "frontend", "database", "devops")
 COLUMNS = {
     "teams": ["team_id", "name", "department", "created_at"],
-    "users": ["user_id", "name", "email", "team_id", "role", "years_experience", "skill_backend", "skill_frontend",
-              "skill_database", "skill_devops", "capacity_hours_per_week", "hourly_rate", "hired_at"],
-    "projects": ["project_id", "name", "team_id", "start_date", "planned_end_date", "actual_end_date", "budget",
-                 "spent", "status", "success_score", "duration_days", "cost"],
-    "tasks": ["task_id", "project_id", "assignee_id", "title", "priority", "complexity", "estimated_hours",
-              "actual_hours", "required_skill_backend", "required_skill_frontend", "required_skill_database",
-              "required_skill_devops", "dependency_count", "depends_on", "created_at", "started_at", "deadline",
-              "completed_at", "status", "is_late"],
+    "users": [
+        "user_id",
+        "name",
+        "email",
+        "team_id",
+        "role",
+        "years_experience",
+        "skill_backend",
+        "skill_frontend",
+        "skill_database",
+        "skill_devops",
+        "capacity_hours_per_week",
+        "hourly_rate",
+        "hired_at",
+    ],
+    "projects": [
+        "project_id",
+        "name",
+        "team_id",
+        "start_date",
+        "planned_end_date",
+        "actual_end_date",
+        "budget",
+        "spent",
+        "status",
+        "success_score",
+        "duration_days",
+        "cost",
+    ],
+    "tasks": [
+        "task_id",
+        "project_id",
+        "assignee_id",
+        "title",
+        "priority",
+        "complexity",
+        "estimated_hours",
+        "actual_hours",
+        "required_skill_backend",
+        "required_skill_frontend",
+        "required_skill_database",
+        "required_skill_devops",
+        "dependency_count",
+        "depends_on",
+        "created_at",
+        "started_at",
+        "deadline",
+        "completed_at",
+        "status",
+        "is_late",
+    ],
     "task_events": ["event_id", "task_id", "user_id", "event_type", "event_time", "hours_logged"],
     "artifacts": ["artifact_id", "name", "kind", "owner_id", "project_id", "created_at", "version", "tags"],
     "artifact_usage": ["usage_id", "artifact_id", "project_id", "user_id", "used_at"],
-    "deployments": ["deployment_id", "project_id", "environment", "sha", "deployed_at", "status", "lead_time_hours",
-                    "restored_at"],
-    "ci_runs": ["run_id", "project_id", "workflow", "branch", "sha", "event", "status", "conclusion", "created_at",
-                "started_at", "updated_at", "duration_seconds", "actor"],
+    "deployments": [
+        "deployment_id",
+        "project_id",
+        "environment",
+        "sha",
+        "deployed_at",
+        "status",
+        "lead_time_hours",
+        "restored_at",
+    ],
+    "ci_runs": [
+        "run_id",
+        "project_id",
+        "workflow",
+        "branch",
+        "sha",
+        "event",
+        "status",
+        "conclusion",
+        "created_at",
+        "started_at",
+        "updated_at",
+        "duration_seconds",
+        "actor",
+    ],
 }
 # (child table, column, parent table, parent key)
 FOREIGN_KEYS = [
@@ -114,8 +178,10 @@ def test_same_seed_gives_identical_frames_and_another_seed_differs():
     first, again, other = (demo.generate(scale=0.01, seed=s) for s in (3, 3, 4))
     for table in demo.TABLES:
         pd.testing.assert_frame_equal(first.tables()[table], again.tables()[table])
-        assert (pd.util.hash_pandas_object(first.tables()[table]).to_numpy()
-                == pd.util.hash_pandas_object(again.tables()[table]).to_numpy()).all()
+        assert (
+            pd.util.hash_pandas_object(first.tables()[table]).to_numpy()
+            == pd.util.hash_pandas_object(again.tables()[table]).to_numpy()
+        ).all()
     assert not first.tasks["estimated_hours"].equals(other.tasks["estimated_hours"])
     assert not first.users["name"].equals(other.users["name"])
 
@@ -283,15 +349,17 @@ def lateness_features(data: demo.DemoData) -> pd.DataFrame:
     load = np.empty(len(tasks))
     load[order] = total[np.searchsorted(key, key, "right")] - total[np.searchsorted(key, key - 14 * 86_400, "left")]
     hours_to_deadline = (tasks["deadline"] - tasks["created_at"]).dt.total_seconds() / 3_600
-    return pd.DataFrame({
-        "complexity": tasks["complexity"],
-        "dependency_count": tasks["dependency_count"],
-        "skill_match": (required * skills).sum(axis=1) / required.sum(axis=1),
-        "overload": load / (2 * assignee["capacity_hours_per_week"].to_numpy()),
-        "years_experience": assignee["years_experience"].to_numpy(),
-        "log_tightness": np.log(tasks["estimated_hours"] / hours_to_deadline),
-        "priority_1": (tasks["priority"] == 1).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "complexity": tasks["complexity"],
+            "dependency_count": tasks["dependency_count"],
+            "skill_match": (required * skills).sum(axis=1) / required.sum(axis=1),
+            "overload": load / (2 * assignee["capacity_hours_per_week"].to_numpy()),
+            "years_experience": assignee["years_experience"].to_numpy(),
+            "log_tightness": np.log(tasks["estimated_hours"] / hours_to_deadline),
+            "priority_1": (tasks["priority"] == 1).astype(float),
+        }
+    )
 
 
 def test_task_lateness_is_learnable_but_not_trivial(small):
@@ -311,14 +379,18 @@ def test_project_success_is_learnable_but_not_trivial(full):
     tasks = data.tasks.assign(skill_match=lateness_features(data)["skill_match"].to_numpy())
     members = data.users.groupby("team_id")
     projects = data.projects[data.projects["status"] == "completed"].set_index("project_id")
-    features = pd.DataFrame({
-        "team_experience": projects["team_id"].map(members["years_experience"].mean()),
-        "log_team_size": np.log(projects["team_id"].map(members.size())),
-        "skill_match": tasks.groupby("project_id")["skill_match"].mean().reindex(projects.index),
-        "log_reuse": np.log1p(data.artifact_usage.groupby("project_id").size().reindex(projects.index, fill_value=0)),
-        "log_budget_adequacy": np.log(projects["budget"] / projects["cost"]),
-        "late_rate": tasks.groupby("project_id")["is_late"].mean().reindex(projects.index).astype(float),
-    })
+    features = pd.DataFrame(
+        {
+            "team_experience": projects["team_id"].map(members["years_experience"].mean()),
+            "log_team_size": np.log(projects["team_id"].map(members.size())),
+            "skill_match": tasks.groupby("project_id")["skill_match"].mean().reindex(projects.index),
+            "log_reuse": np.log1p(
+                data.artifact_usage.groupby("project_id").size().reindex(projects.index, fill_value=0)
+            ),
+            "log_budget_adequacy": np.log(projects["budget"] / projects["cost"]),
+            "late_rate": tasks.groupby("project_id")["is_late"].mean().reindex(projects.index).astype(float),
+        }
+    )
     r2 = LinearRegression().fit(features, projects["success_score"]).score(features, projects["success_score"])
     assert 0.3 < r2 < 0.9, r2
 
@@ -329,8 +401,11 @@ def test_project_success_is_learnable_but_not_trivial(full):
 def test_landing_files_parse_back_to_the_days_rows(small):
     files = demo.landing_files(small)
     days = [small.end_date - timedelta(days=d) for d in (3, 2, 1)]
-    feeds = {"task_events": ("event_time", "csv"), "ci_runs": ("created_at", "jsonl"),
-             "deployments": ("deployed_at", "parquet")}
+    feeds = {
+        "task_events": ("event_time", "csv"),
+        "ci_runs": ("created_at", "jsonl"),
+        "deployments": ("deployed_at", "parquet"),
+    }
     assert len(files) == len(feeds) * len(days)
     readers = {"csv": pd.read_csv, "jsonl": lambda b: pd.read_json(b, lines=True), "parquet": pd.read_parquet}
     rows = 0
@@ -370,13 +445,12 @@ def test_git_repository_has_history_authors_branches_and_churn(small, tmp_path):
     touched = {file for _, _, file in numstat}
     assert any(f.startswith("src/") for f in touched) and any(f.startswith("tests/") for f in touched)
     stamps = [int(t) for t in git(path, "log", "--all", "--format=%at").split()]
-    start, end = (datetime.combine(d, datetime.min.time(), timezone.utc).timestamp()
-                  for d in (small.start_date, small.end_date))
+    start, end = (datetime.combine(d, datetime.min.time(), UTC).timestamp() for d in (small.start_date, small.end_date))
     assert all(start - 3 * 3_600 <= t < end for t in stamps)
     assert git(path, "status", "--porcelain") == "" and (path / "README.md").exists()
     assert git(path, "rev-parse", "HEAD").strip() == summary.head
 
-    again = demo.write_git_repository(small, path, commits=60)      # replaces the old repository
+    again = demo.write_git_repository(small, path, commits=60)  # replaces the old repository
     assert again.head == summary.head
     default = demo.write_git_repository(small, tmp_path / "default")
     assert default.commits == 30 == int(git(default.path, "rev-list", "--all", "--count"))
@@ -393,12 +467,32 @@ def test_ci_export_has_the_github_actions_shape(small):
     export = demo.ci_runs_export(small)
     runs = export["workflow_runs"]
     assert export["total_count"] == len(runs) == len(small.ci_runs)
-    required = {"id", "name", "node_id", "head_branch", "head_sha", "path", "display_title", "run_number",
-                "run_attempt", "event", "status", "conclusion", "workflow_id", "url", "html_url", "created_at",
-                "updated_at", "run_started_at", "actor", "repository"}
+    required = {
+        "id",
+        "name",
+        "node_id",
+        "head_branch",
+        "head_sha",
+        "path",
+        "display_title",
+        "run_number",
+        "run_attempt",
+        "event",
+        "status",
+        "conclusion",
+        "workflow_id",
+        "url",
+        "html_url",
+        "created_at",
+        "updated_at",
+        "run_started_at",
+        "actor",
+        "repository",
+    }
     assert all(required <= set(run) for run in runs)
-    assert all({"login", "id"} <= set(run["actor"]) and {"id", "name", "full_name"} <= set(run["repository"])
-               for run in runs)
+    assert all(
+        {"login", "id"} <= set(run["actor"]) and {"id", "name", "full_name"} <= set(run["repository"]) for run in runs
+    )
     assert {run["conclusion"] for run in runs} <= {"success", "failure", "cancelled"}
     assert {run["status"] for run in runs} == {"completed"}
     assert sorted(run["id"] for run in runs) == sorted(small.ci_runs["run_id"])

@@ -3,7 +3,7 @@ or the values kept exactly as received — never a silent drop."""
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -17,8 +17,14 @@ KEY = "landing/task_events/date=2026-09-01/drop.csv"
 
 
 def spec(fmt: str = "csv") -> TableSource:
-    return TableSource(source="landing", kind="files", table="task_events_csv", prefix="landing/task_events/",
-                       format=fmt, keys=("event_id",))
+    return TableSource(
+        source="landing",
+        kind="files",
+        table="task_events_csv",
+        prefix="landing/task_events/",
+        format=fmt,
+        keys=("event_id",),
+    )
 
 
 def names_where(message: str) -> bool:
@@ -85,10 +91,13 @@ def test_jsonl_values_are_text_as_received_and_keys_unioned():
     assert "extra" in table.column_names  # an unexpected column is kept (silver reports it)
 
 
-@pytest.mark.parametrize("payload, expected", [
-    (b'{"event_id": 1}\n{"event_id": 2\n', r"line 2: not valid JSON"),
-    (b'{"event_id": 1}\n[1, 2]\n', r"line 2: expected a JSON object, got list"),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b'{"event_id": 1}\n{"event_id": 2\n', r"line 2: not valid JSON"),
+        (b'{"event_id": 1}\n[1, 2]\n', r"line 2: expected a JSON object, got list"),
+    ],
+)
 def test_bad_jsonl_names_the_line(payload, expected):
     with pytest.raises(FileFormatError, match=expected) as info:
         read_landed(payload, spec("jsonl"), KEY)
@@ -110,7 +119,7 @@ def test_parquet_keeps_types_and_garbage_is_an_error():
 
 
 def test_landing_day_from_key_or_upload_time():
-    moment = datetime(2026, 9, 7, 23, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 9, 7, 23, 30, tzinfo=UTC)
     assert landing_day("landing/x/date=2026-09-01/a.csv", moment).isoformat() == "2026-09-01"
     assert landing_day("landing/x/a.csv", moment).isoformat() == "2026-09-07"
     assert landing_day("landing/x/date=2026-13-45/a.csv", moment).isoformat() == "2026-09-07"

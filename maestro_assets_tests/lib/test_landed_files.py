@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,8 +26,15 @@ BIG = 50 * 1024 * 1024
 
 
 def spec(fmt: str = "csv", **extra) -> TableSource:
-    return TableSource(source="landing", kind="files", table="task_events_csv", prefix="landing/task_events/",
-                       format=fmt, keys=("event_id",), **extra)
+    return TableSource(
+        source="landing",
+        kind="files",
+        table="task_events_csv",
+        prefix="landing/task_events/",
+        format=fmt,
+        keys=("event_id",),
+        **extra,
+    )
 
 
 def fails(payload: bytes, fmt: str = "csv", key: str = KEY) -> str:
@@ -40,9 +47,15 @@ def fails(payload: bytes, fmt: str = "csv", key: str = KEY) -> str:
 
 
 # -- empty, header-only, delimiter ----------------------------------------------------------
-@pytest.mark.parametrize("fmt, payload", [
-    ("csv", b""), ("csv", b"\n"), ("csv", b"  \r\n\n"), ("parquet", b""),
-])
+@pytest.mark.parametrize(
+    "fmt, payload",
+    [
+        ("csv", b""),
+        ("csv", b"\n"),
+        ("csv", b"  \r\n\n"),
+        ("parquet", b""),
+    ],
+)
 def test_empty_file_is_an_error(fmt, payload):
     assert "empty" in fails(payload, fmt)
 
@@ -88,16 +101,30 @@ def test_csv_mixed_types_are_kept_as_the_exact_text_received():
 
 
 def test_jsonl_mixed_types_become_text_nothing_lost():
-    lines = [{"event_id": 1, "value": 10}, {"event_id": 2, "value": "abc"}, {"event_id": 3, "value": 1.5},
-             {"event_id": 4, "value": True}, {"event_id": 5, "value": None}, {"event_id": 6, "value": {"a": [1, 2]}},
-             {"event_id": 7, "value": [1, "x"]}, {"event_id": 8, "value": 123456789012345678901234567890}]
+    lines = [
+        {"event_id": 1, "value": 10},
+        {"event_id": 2, "value": "abc"},
+        {"event_id": 3, "value": 1.5},
+        {"event_id": 4, "value": True},
+        {"event_id": 5, "value": None},
+        {"event_id": 6, "value": {"a": [1, 2]}},
+        {"event_id": 7, "value": [1, "x"]},
+        {"event_id": 8, "value": 123456789012345678901234567890},
+    ]
     payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
     table = read_landed(payload, spec("jsonl"), KEY)
     assert table.schema.field("value").type == pa.string()
     assert table.column("value").to_pylist() == [
-        "10", "abc", "1.5", "true", None, '{"a": [1, 2]}', '[1, "x"]', "123456789012345678901234567890"]
+        "10",
+        "abc",
+        "1.5",
+        "true",
+        None,
+        '{"a": [1, 2]}',
+        '[1, "x"]',
+        "123456789012345678901234567890",
+    ]
     assert table.column("event_id").to_pylist() == [str(i) for i in range(1, 9)]
-
 
 
 def test_jsonl_numbers_are_kept_as_the_exact_text_received():
@@ -108,18 +135,26 @@ def test_jsonl_numbers_are_kept_as_the_exact_text_received():
 
 def test_unexpected_extra_column_is_kept():
     csv = read_landed(b"event_id,value,surprise\n1,a,s1\n2,b,s2\n", spec(), KEY)
-    assert csv.to_pydict() == {"event_id": ["1", "2"], "value": ["a", "b"], "surprise": ["s1", "s2"],
-                               "_file": [KEY, KEY]}
-    jsonl = read_landed(b'{"event_id": "1", "value": "a"}\n{"event_id": "2", "value": "b", "surprise": "s"}\n',
-                        spec("jsonl"), KEY)
-    assert jsonl.to_pydict() == {"event_id": ["1", "2"], "value": ["a", "b"], "surprise": [None, "s"],
-                                 "_file": [KEY, KEY]}
+    assert csv.to_pydict() == {
+        "event_id": ["1", "2"],
+        "value": ["a", "b"],
+        "surprise": ["s1", "s2"],
+        "_file": [KEY, KEY],
+    }
+    jsonl = read_landed(
+        b'{"event_id": "1", "value": "a"}\n{"event_id": "2", "value": "b", "surprise": "s"}\n', spec("jsonl"), KEY
+    )
+    assert jsonl.to_pydict() == {
+        "event_id": ["1", "2"],
+        "value": ["a", "b"],
+        "surprise": [None, "s"],
+        "_file": [KEY, KEY],
+    }
 
 
 def test_ragged_csv_line_is_an_error_naming_the_line():
     message = fails(b"event_id,value\n1,a\n2,b,extra\n")
     assert "line 3" in message
-
 
 
 def test_extra_field_in_first_row_is_not_silently_dropped():
@@ -191,27 +226,34 @@ def test_parquet_keeps_its_own_types():
     assert table.column("value").to_pylist() == [0.5, None]
 
 
-@pytest.mark.parametrize("payload", [
-    b"this is not parquet at all",
-    b"PAR1garbagePAR1",
-    parquet_bytes(pa.table({"event_id": list(range(1000))}))[:-40],  # a truncated upload
-], ids=["text", "magic-only", "truncated"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"this is not parquet at all",
+        b"PAR1garbagePAR1",
+        parquet_bytes(pa.table({"event_id": list(range(1000))}))[:-40],  # a truncated upload
+    ],
+    ids=["text", "magic-only", "truncated"],
+)
 def test_garbage_parquet_is_an_error(payload):
     assert "not a readable parquet file" in fails(payload, "parquet", "landing/deployments/d.parquet")
 
 
 # -- landing day ------------------------------------------------------------------------------------
-MODIFIED = datetime(2026, 9, 7, 23, 30, tzinfo=timezone.utc)
+MODIFIED = datetime(2026, 9, 7, 23, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("key, expected", [
-    ("landing/task_events/date=2026-09-02/part-1.csv", date(2026, 9, 2)),
-    ("landing/task_events/date=2026-09-02", date(2026, 9, 2)),
-    ("landing/task_events/region=eu/date=2026-08-31/x.csv", date(2026, 8, 31)),
-    ("landing/task_events/part-1.csv", MODIFIED.date()),            # no date= : upload day
-    ("landing/task_events/mydate=2026-09-02/x.csv", MODIFIED.date()),  # not a date= segment
-    ("landing/task_events/date=2026-13-45/x.csv", MODIFIED.date()),   # not a real day
-])
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        ("landing/task_events/date=2026-09-02/part-1.csv", date(2026, 9, 2)),
+        ("landing/task_events/date=2026-09-02", date(2026, 9, 2)),
+        ("landing/task_events/region=eu/date=2026-08-31/x.csv", date(2026, 8, 31)),
+        ("landing/task_events/part-1.csv", MODIFIED.date()),  # no date= : upload day
+        ("landing/task_events/mydate=2026-09-02/x.csv", MODIFIED.date()),  # not a date= segment
+        ("landing/task_events/date=2026-13-45/x.csv", MODIFIED.date()),  # not a real day
+    ],
+)
 def test_landing_day(key, expected):
     assert landing_day(key, MODIFIED) == expected
 

@@ -13,13 +13,32 @@ import yaml
 
 from maestro_assets.lib.errors import MaestroError
 from maestro_assets.lib.quality import (
-    FAILED_CHECKS, REASON, CheckRule, ColumnRule, RulesError, Severity, TableRules, ValidationResult, clean,
-    load_rules, pandera_schema, validate,
+    FAILED_CHECKS,
+    REASON,
+    CheckRule,
+    ColumnRule,
+    RulesError,
+    Severity,
+    TableRules,
+    ValidationResult,
+    clean,
+    load_rules,
+    pandera_schema,
+    validate,
 )
 
 NOW = pd.Timestamp("2025-06-01 12:00", tz="UTC")
-EVENT_TYPES = ["created", "assigned", "started", "commented", "blocked", "unblocked", "review_requested",
-               "completed", "reopened"]
+EVENT_TYPES = [
+    "created",
+    "assigned",
+    "started",
+    "commented",
+    "blocked",
+    "unblocked",
+    "review_requested",
+    "completed",
+    "reopened",
+]
 RULES_YAML = textwrap.dedent("""
     tables:
       task_events:
@@ -35,28 +54,44 @@ RULES_YAML = textwrap.dedent("""
           - {kind: completeness, column: user_id, max_null_fraction: 0.05, severity: WARNING}
           - {kind: uniqueness, columns: [event_id], severity: ERROR}
           - {kind: range, column: hours_logged, min: 0, max: 24, severity: ERROR}
-          - {kind: categorical, column: event_type, allowed: [created, assigned, started, commented, blocked, unblocked, review_requested, completed, reopened], severity: ERROR}
+          - {kind: categorical, column: event_type, severity: ERROR,
+             allowed: [created, assigned, started, commented, blocked, unblocked, review_requested, completed,
+                       reopened]}
           - {kind: freshness, column: event_time, max_age_hours: 48, severity: WARNING}
           - {kind: distribution, column: hours_logged, max_ks: 0.2, severity: WARNING}
 """)
 RULES = load_rules(yaml.safe_load(RULES_YAML))["task_events"]
-ALL_CHECKS = ["schema:event_id", "schema:task_id", "schema:user_id", "schema:event_type", "schema:event_time",
-              "schema:hours_logged", "schema:extra_columns", "completeness:user_id", "uniqueness:event_id",
-              "range:hours_logged", "categorical:event_type", "future:event_time", "freshness:event_time",
-              "distribution:hours_logged"]
+ALL_CHECKS = [
+    "schema:event_id",
+    "schema:task_id",
+    "schema:user_id",
+    "schema:event_type",
+    "schema:event_time",
+    "schema:hours_logged",
+    "schema:extra_columns",
+    "completeness:user_id",
+    "uniqueness:event_id",
+    "range:hours_logged",
+    "categorical:event_type",
+    "future:event_time",
+    "freshness:event_time",
+    "distribution:hours_logged",
+]
 
 
 def events(rows: int = 40, seed: int = 0) -> pd.DataFrame:
     """A clean task_events frame, typed as a bronze parquet file would deliver it."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "event_id": np.arange(1, rows + 1, dtype=np.int64),
-        "task_id": rng.integers(1, 50, rows),
-        "user_id": rng.integers(1, 9, rows).astype(np.float64),
-        "event_type": np.asarray(EVENT_TYPES, dtype=object)[rng.integers(0, len(EVENT_TYPES), rows)],
-        "event_time": NOW - pd.to_timedelta(rng.integers(60, 20 * 3600, rows), unit="s"),
-        "hours_logged": np.round(rng.uniform(0, 8, rows), 2),
-    })
+    return pd.DataFrame(
+        {
+            "event_id": np.arange(1, rows + 1, dtype=np.int64),
+            "task_id": rng.integers(1, 50, rows),
+            "user_id": rng.integers(1, 9, rows).astype(np.float64),
+            "event_type": np.asarray(EVENT_TYPES, dtype=object)[rng.integers(0, len(EVENT_TYPES), rows)],
+            "event_time": NOW - pd.to_timedelta(rng.integers(60, 20 * 3600, rows), unit="s"),
+            "hours_logged": np.round(rng.uniform(0, 8, rows), 2),
+        }
+    )
 
 
 def run(frame: pd.DataFrame, rules: TableRules = RULES, **kwargs) -> ValidationResult:
@@ -81,18 +116,25 @@ def reason_of(result: ValidationResult, label) -> str:
 
 # --- passing ---------------------------------------------------------------------------------------
 
+
 def test_clean_frame_passes_every_check_and_comes_out_typed():
     result = run(events(200), reference=events(1000, seed=1))
     assert [check.name for check in result.checks] == ALL_CHECKS
     assert failed(result) == set()
     assert result.passed and result.blocking_failures == [] and result.rows_quarantined == 0
     assert result.valid.dtypes.astype(str).to_dict() == {
-        "event_id": "int64", "task_id": "int64", "user_id": "Int64", "event_type": "string",
-        "event_time": "datetime64[ns, UTC]", "hours_logged": "float64"}
+        "event_id": "int64",
+        "task_id": "int64",
+        "user_id": "Int64",
+        "event_type": "string",
+        "event_time": "datetime64[ns, UTC]",
+        "hours_logged": "float64",
+    }
     pandera_schema(RULES).validate(result.valid)  # the typed output is what the declared schema says
 
 
 # --- schema ----------------------------------------------------------------------------------------
+
 
 def test_mixed_types_in_an_int_column_quarantine_only_the_unreadable_rows():
     frame = events(5)
@@ -142,8 +184,11 @@ def test_missing_required_column_fails_the_schema_and_quarantines_every_row():
 
 
 def test_optional_column_may_be_absent():
-    rules = TableRules("t", (ColumnRule("id", "int64", nullable=False), ColumnRule("note", "string", required=False)),
-                       (CheckRule("categorical", column="note", params={"allowed": ["a"]}),))
+    rules = TableRules(
+        "t",
+        (ColumnRule("id", "int64", nullable=False), ColumnRule("note", "string", required=False)),
+        (CheckRule("categorical", column="note", params={"allowed": ["a"]}),),
+    )
     result = run(pd.DataFrame({"id": [1, 2]}), rules)
     assert failed(result) == set() and result.rows_valid == 2
     assert result.check("schema:note").details["absent"]
@@ -163,9 +208,11 @@ def test_timestamps_are_read_from_text_and_naive_ones_taken_as_utc():
     frame["event_time"] = ["2025-06-01T10:00:00+02:00", "2025-06-01 09:30", "yesterday", "2025-06-01T11:00Z"]
     result = run(frame)
     assert result.quarantine[REASON].tolist() == ["event_time=yesterday is not a valid datetime64[ns, UTC]"]
-    assert result.valid["event_time"].tolist() == [pd.Timestamp("2025-06-01 08:00", tz="UTC"),
-                                                   pd.Timestamp("2025-06-01 09:30", tz="UTC"),
-                                                   pd.Timestamp("2025-06-01 11:00", tz="UTC")]
+    assert result.valid["event_time"].tolist() == [
+        pd.Timestamp("2025-06-01 08:00", tz="UTC"),
+        pd.Timestamp("2025-06-01 09:30", tz="UTC"),
+        pd.Timestamp("2025-06-01 11:00", tz="UTC"),
+    ]
 
 
 def test_bool_and_category_columns():
@@ -178,6 +225,7 @@ def test_bool_and_category_columns():
 
 
 # --- row-level checks ------------------------------------------------------------------------------
+
 
 def test_range_quarantines_values_outside_the_bounds():
     frame = events(5)
@@ -207,8 +255,9 @@ def test_duplicate_keys_keep_their_first_occurrence():
 
 
 def test_composite_keys():
-    rules = TableRules("t", (ColumnRule("a", "int64"), ColumnRule("b", "string")),
-                       (CheckRule("uniqueness", columns=("a", "b")),))
+    rules = TableRules(
+        "t", (ColumnRule("a", "int64"), ColumnRule("b", "string")), (CheckRule("uniqueness", columns=("a", "b")),)
+    )
     result = run(pd.DataFrame({"a": [1, 1, 1, 2], "b": ["x", "y", "x", "x"]}), rules)
     assert list(result.quarantine.index) == [2]
     assert result.quarantine.loc[2, REASON] == "duplicate key (a=1, b=x)"
@@ -231,8 +280,9 @@ def test_a_row_failing_several_checks_appears_once_with_all_of_them():
     assert list(result.quarantine.index) == [1]
     row = result.quarantine.loc[1]
     assert row[FAILED_CHECKS] == "schema:task_id,range:hours_logged,categorical:event_type"
-    assert row[REASON] == ("task_id is null but not nullable; hours_logged=99.0 outside [0, 24]; "
-                           "event_type=bogus is not an allowed value")
+    assert row[REASON] == (
+        "task_id is null but not nullable; hours_logged=99.0 outside [0, 24]; event_type=bogus is not an allowed value"
+    )
 
 
 def test_quarantine_keeps_the_received_index_and_values():
@@ -254,6 +304,7 @@ def test_many_failures_are_all_quarantined():
 
 
 # --- table-level checks and severities ---------------------------------------------------------
+
 
 def test_completeness_is_judged_on_every_received_row_and_does_not_quarantine():
     frame = events(20)
@@ -287,9 +338,11 @@ def test_distribution_without_reference_is_skipped():
 
 
 def test_distribution_categorical_psi_and_chi_square():
-    rules = TableRules("t", (ColumnRule("kind", "string"),),
-                       (CheckRule("distribution", Severity.INFO, column="kind",
-                                  params={"max_psi": 0.1, "min_p_value": 0.01}),))
+    rules = TableRules(
+        "t",
+        (ColumnRule("kind", "string"),),
+        (CheckRule("distribution", Severity.INFO, column="kind", params={"max_psi": 0.1, "min_p_value": 0.01}),),
+    )
     reference = pd.DataFrame({"kind": ["a"] * 500 + ["b"] * 500})
     same = run(pd.DataFrame({"kind": ["a"] * 100 + ["b"] * 100}), rules, reference=reference)
     assert same.check("distribution:kind").passed
@@ -303,9 +356,14 @@ def test_error_severity_blocks_and_warning_does_not():
     frame = events(10)
     frame.loc[0, "hours_logged"] = 40.0
     assert [check.name for check in run(frame).blocking_failures] == ["range:hours_logged"]
-    warning_rules = load_rules(yaml.safe_load(RULES_YAML.replace(
-        "{kind: range, column: hours_logged, min: 0, max: 24, severity: ERROR}",
-        "{kind: range, column: hours_logged, min: 0, max: 24, severity: WARNING}")))["task_events"]
+    warning_rules = load_rules(
+        yaml.safe_load(
+            RULES_YAML.replace(
+                "{kind: range, column: hours_logged, min: 0, max: 24, severity: ERROR}",
+                "{kind: range, column: hours_logged, min: 0, max: 24, severity: WARNING}",
+            )
+        )
+    )["task_events"]
     result = run(frame, warning_rules)
     assert result.passed and result.rows_quarantined == 1  # still a row-level failure
 
@@ -317,6 +375,7 @@ def test_empty_frame_passes_everything_but_freshness():
 
 
 # --- report ----------------------------------------------------------------------------------------
+
 
 def test_report_is_json_and_holds_every_check():
     frame = events(30).assign(extra=1)
@@ -335,6 +394,7 @@ def test_report_is_json_and_holds_every_check():
 
 # --- cleaning --------------------------------------------------------------------------------------
 
+
 def test_clean_applies_zero_and_casts_to_declared_dtypes():
     frame = events(4)
     frame.loc[1, "user_id"] = np.nan
@@ -345,17 +405,26 @@ def test_clean_applies_zero_and_casts_to_declared_dtypes():
 
 
 def _policy_rules(missing: str, **column) -> TableRules:
-    return TableRules("t", (ColumnRule("id", "int64", nullable=False), ColumnRule("n", "int64", missing=missing, **column),
-                            ColumnRule("s", "string", missing="impute" if missing == "impute" else "keep")),
-                      keys=("id",))
+    return TableRules(
+        "t",
+        (
+            ColumnRule("id", "int64", nullable=False),
+            ColumnRule("n", "int64", missing=missing, **column),
+            ColumnRule("s", "string", missing="impute" if missing == "impute" else "keep"),
+        ),
+        keys=("id",),
+    )
 
 
-@pytest.mark.parametrize(("missing", "column", "expected_n", "expected_s"), [
-    ("impute", {}, [1, 3, 3, 10], ["a", "b", "b", "b"]),
-    ("impute", {"impute_value": 7}, [1, 7, 3, 10], ["a", "b", "b", "b"]),
-    ("zero", {}, [1, 0, 3, 10], ["a", "b", None, "b"]),
-    ("drop", {}, [1, 3, 10], ["a", None, "b"]),
-])
+@pytest.mark.parametrize(
+    ("missing", "column", "expected_n", "expected_s"),
+    [
+        ("impute", {}, [1, 3, 3, 10], ["a", "b", "b", "b"]),
+        ("impute", {"impute_value": 7}, [1, 7, 3, 10], ["a", "b", "b", "b"]),
+        ("zero", {}, [1, 0, 3, 10], ["a", "b", None, "b"]),
+        ("drop", {}, [1, 3, 10], ["a", None, "b"]),
+    ],
+)
 def test_clean_missing_value_policies(missing, column, expected_n, expected_s):
     frame = pd.DataFrame({"id": [1, 2, 3, 4], "n": [1, None, 3, 10], "s": ["a", "b", None, "b"]})
     rules = _policy_rules(missing, **column)
@@ -371,10 +440,18 @@ def test_clean_keep_leaves_nulls_in_a_nullable_int():
 
 
 def test_clean_deduplicates_by_keys():
-    rules = TableRules("t", (ColumnRule("id", "int64"), ColumnRule("at", "datetime64[ns, UTC]"), ColumnRule("v", "int64")),
-                       keys=("id",))
-    frame = pd.DataFrame({"id": [1, 2, 1, 1], "at": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-03", "2025-01-01"], utc=True),
-                          "v": [10, 20, 30, 40]})
+    rules = TableRules(
+        "t",
+        (ColumnRule("id", "int64"), ColumnRule("at", "datetime64[ns, UTC]"), ColumnRule("v", "int64")),
+        keys=("id",),
+    )
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 1, 1],
+            "at": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-03", "2025-01-01"], utc=True),
+            "v": [10, 20, 30, 40],
+        }
+    )
     assert clean(frame, rules)["v"].tolist() == [10, 20]
     assert clean(frame, rules, keep="last")["v"].tolist() == [20, 40]
     assert clean(frame, rules, keep="latest")["v"].tolist() == [20, 30]
@@ -387,6 +464,7 @@ def test_clean_refuses_unvalidated_rows():
 
 # --- rules -----------------------------------------------------------------------------------------
 
+
 def test_load_rules_from_a_file(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(RULES_YAML)
@@ -396,39 +474,54 @@ def test_load_rules_from_a_file(tmp_path):
 
 
 def _with_check(check: str) -> dict:
-    return {"tables": {"events": {"columns": {"id": {"dtype": "int64"}, "at": {"dtype": "datetime64[ns, UTC]"}},
-                                  "checks": [{"kind": "completeness", "column": "id"}, yaml.safe_load(check)]}}}
+    return {
+        "tables": {
+            "events": {
+                "columns": {"id": {"dtype": "int64"}, "at": {"dtype": "datetime64[ns, UTC]"}},
+                "checks": [{"kind": "completeness", "column": "id"}, yaml.safe_load(check)],
+            }
+        }
+    }
 
 
-@pytest.mark.parametrize(("check", "message"), [
-    ("{kind: sameness, column: id}", r"table 'events': check 2 \(sameness:id\): unknown check kind 'sameness'"),
-    ("{kind: range, column: id, min: 0, severity: FATAL}", r"check 2 \(range:id\): unknown severity 'FATAL'"),
-    ("{kind: range, column: idd, min: 0}", r"table 'events': check 2 \(range:idd\): unknown column 'idd'"),
-    ("{kind: range, column: id, minimum: 0}", r"unknown parameter\(s\) minimum for a range check"),
-    ("{kind: range, column: id}", "a range check needs `min`, `max` or both"),
-    ("{kind: range, column: id, min: 5, max: 1}", "min 5 is above max 1"),
-    ("{kind: freshness, column: id, max_age_hours: 1}", "a freshness check needs a datetime column"),
-    ("{kind: distribution, column: id, max_psi: 0.1}", "max_psi does not apply to a int64 column"),
-    ("{kind: categorical, column: id, allowed: []}", "`allowed` must be a non-empty list"),
-    ("{kind: completeness, column: id, max_null_fraction: 2}", "`max_null_fraction` must be a number between 0 and 1"),
-    ("{kind: completeness, column: id}", "completeness:id declared more than once"),
-    ("{kind: schema, column: id}", "'schema' checks are implicit"),
-    ("{kind: uniqueness}", r"check 2 \(uniqueness:\): a uniqueness check needs `columns`"),
-])
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        ("{kind: sameness, column: id}", r"table 'events': check 2 \(sameness:id\): unknown check kind 'sameness'"),
+        ("{kind: range, column: id, min: 0, severity: FATAL}", r"check 2 \(range:id\): unknown severity 'FATAL'"),
+        ("{kind: range, column: idd, min: 0}", r"table 'events': check 2 \(range:idd\): unknown column 'idd'"),
+        ("{kind: range, column: id, minimum: 0}", r"unknown parameter\(s\) minimum for a range check"),
+        ("{kind: range, column: id}", "a range check needs `min`, `max` or both"),
+        ("{kind: range, column: id, min: 5, max: 1}", "min 5 is above max 1"),
+        ("{kind: freshness, column: id, max_age_hours: 1}", "a freshness check needs a datetime column"),
+        ("{kind: distribution, column: id, max_psi: 0.1}", "max_psi does not apply to a int64 column"),
+        ("{kind: categorical, column: id, allowed: []}", "`allowed` must be a non-empty list"),
+        (
+            "{kind: completeness, column: id, max_null_fraction: 2}",
+            "`max_null_fraction` must be a number between 0 and 1",
+        ),
+        ("{kind: completeness, column: id}", "completeness:id declared more than once"),
+        ("{kind: schema, column: id}", "'schema' checks are implicit"),
+        ("{kind: uniqueness}", r"check 2 \(uniqueness:\): a uniqueness check needs `columns`"),
+    ],
+)
 def test_load_rules_errors_name_the_table_and_check(check, message):
     with pytest.raises(RulesError, match=message):
         load_rules(_with_check(check))
 
 
-@pytest.mark.parametrize(("columns", "message"), [
-    ({"id": {"dtype": "int65"}}, r"table 'events': column 'id': unknown dtype 'int65'"),
-    ({"id": {"dtype": "complex128"}}, "unsupported dtype 'complex128'"),
-    ({"id": {"type": "int64"}}, r"column 'id': unknown field\(s\) type"),
-    ({"id": {"dtype": "int64", "missing": "guess"}}, "unknown missing-value policy 'guess'"),
-    ({"id": {"dtype": "string", "missing": "zero"}}, "missing: zero needs a numeric or bool column"),
-    ({"id": {"dtype": "int64", "missing": "impute", "impute_value": "x"}}, "impute_value 'x' is not a valid int64"),
-    ({"id": {"dtype": "int64", "nullable": "no"}}, "`nullable` must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": {"dtype": "int65"}}, r"table 'events': column 'id': unknown dtype 'int65'"),
+        ({"id": {"dtype": "complex128"}}, "unsupported dtype 'complex128'"),
+        ({"id": {"type": "int64"}}, r"column 'id': unknown field\(s\) type"),
+        ({"id": {"dtype": "int64", "missing": "guess"}}, "unknown missing-value policy 'guess'"),
+        ({"id": {"dtype": "string", "missing": "zero"}}, "missing: zero needs a numeric or bool column"),
+        ({"id": {"dtype": "int64", "missing": "impute", "impute_value": "x"}}, "impute_value 'x' is not a valid int64"),
+        ({"id": {"dtype": "int64", "nullable": "no"}}, "`nullable` must be true or false"),
+    ],
+)
 def test_load_rules_column_errors(columns, message):
     with pytest.raises(RulesError, match=message):
         load_rules({"tables": {"events": {"columns": columns}}})

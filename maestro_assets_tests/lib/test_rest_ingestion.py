@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -27,6 +27,7 @@ SECRET = "Bearer s3cr3t-token-9f8e7d6c"
 
 
 # --- the server -------------------------------------------------------------------------------
+
 
 @dataclass
 class Hit:
@@ -122,17 +123,20 @@ def api():
 
 # --- well-behaved pagination ------------------------------------------------------------------
 
+
 def page_style(records: list[dict]) -> Responder:
     def respond(hit: Hit, n: int) -> Reply:
         page, size = int(hit.query["page"]), int(hit.query["per_page"])
-        return Reply({"data": records[(page - 1) * size: page * size]})
+        return Reply({"data": records[(page - 1) * size : page * size]})
+
     return respond
 
 
 def offset_style(records: list[dict]) -> Responder:
     def respond(hit: Hit, n: int) -> Reply:
         offset, limit = int(hit.query["offset"]), int(hit.query["limit"])
-        return Reply({"result": {"items": records[offset: offset + limit]}})
+        return Reply({"result": {"items": records[offset : offset + limit]}})
+
     return respond
 
 
@@ -141,6 +145,7 @@ def cursor_style(records: list[dict], size: int = 100) -> Responder:
         start = int(hit.query.get("cursor", "c0")[1:])
         end = start + size
         return Reply({"items": records[start:end], "meta": {"next": f"c{end}" if end < len(records) else None}})
+
     return respond
 
 
@@ -150,7 +155,8 @@ def link_style(records: list[dict], size: int = 100) -> Responder:
         here = f"http://{hit.headers['host']}{hit.path}"
         links = [f'<{here}?page={page + 1}>; rel="next"'] if page * size < len(records) else []
         links += [f'<{here}?page={page - 1}>; rel="prev"'] if page > 1 else []
-        return Reply(records[(page - 1) * size: page * size], headers={"Link": ", ".join(links)} if links else {})
+        return Reply(records[(page - 1) * size : page * size], headers={"Link": ", ".join(links)} if links else {})
+
     return respond
 
 
@@ -168,9 +174,16 @@ def fail_first(times: int, failure: Reply, then: Responder) -> Responder:
 
 # --- running a fetch --------------------------------------------------------------------------
 
+
 def source(api: FakeApi, **overrides) -> RestSource:
-    settings = {"name": "test-api", "url": api.url(), "records_path": "data", "timeout_seconds": 5.0,
-                "max_retries": 3, "backoff_seconds": 0.01}
+    settings = {
+        "name": "test-api",
+        "url": api.url(),
+        "records_path": "data",
+        "timeout_seconds": 5.0,
+        "max_retries": 3,
+        "backoff_seconds": 0.01,
+    }
     return RestSource(**{**settings, **overrides})
 
 
@@ -204,6 +217,7 @@ def run(rest_source: RestSource, sleep: Callable[[float], object] | None = None)
 
 # --- tests ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("style", list(STYLES))
 def test_every_pagination_style_yields_each_record_once_in_order(api, style):
     responder, options = STYLES[style]
@@ -215,8 +229,9 @@ def test_every_pagination_style_yields_each_record_once_in_order(api, style):
     assert out.records == RECORDS
     assert [len(page) for page in out.pages] == [100, 100, 50]
     assert api.count() == 3
-    assert out.stats == FetchStats(requests=3, retries=0, pages=3, records=250, bytes=api.bytes_sent,
-                                   throttled_seconds=0.0)
+    assert out.stats == FetchStats(
+        requests=3, retries=0, pages=3, records=250, bytes=api.bytes_sent, throttled_seconds=0.0
+    )
     # extra params go on every request, except that next links carry their own query
     assert [hit.query.get("state") for hit in api.hits] == (["open", None, None] if style == "link" else ["open"] * 3)
 
@@ -235,8 +250,9 @@ def test_numbered_styles_stop_on_an_empty_page(api, style):
 
 
 def test_429_with_retry_after_seconds_is_honoured(api):
-    api.routes["/items"] = fail_first(1, Reply({"message": "slow down"}, 429, {"Retry-After": "2"}),
-                                      page_style(RECORDS[:10]))
+    api.routes["/items"] = fail_first(
+        1, Reply({"message": "slow down"}, 429, {"Retry-After": "2"}), page_style(RECORDS[:10])
+    )
 
     out = run(source(api))
 
@@ -247,13 +263,17 @@ def test_429_with_retry_after_seconds_is_honoured(api):
 
 
 def http_date_in(seconds: float) -> str:
-    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
 
 
-@pytest.mark.parametrize("retry_after, max_backoff, low, high", [
-    (lambda: http_date_in(3), 30.0, 1.0, 3.0),  # computed when the test runs, not at collection
-    (lambda: "120", 0.5, 0.5, 0.5),
-], ids=["http-date", "capped"])
+@pytest.mark.parametrize(
+    "retry_after, max_backoff, low, high",
+    [
+        (lambda: http_date_in(3), 30.0, 1.0, 3.0),  # computed when the test runs, not at collection
+        (lambda: "120", 0.5, 0.5, 0.5),
+    ],
+    ids=["http-date", "capped"],
+)
 def test_retry_after_http_date_and_cap(api, retry_after, max_backoff, low, high):
     retry_after = retry_after()
     api.routes["/items"] = fail_first(1, Reply(b"", 429, {"Retry-After": retry_after}), page_style(RECORDS[:10]))
@@ -327,11 +347,14 @@ def test_a_body_always_truncated_is_an_error_with_the_position(api):
     assert out.pages == []
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({"data": {"id": 1}}, "records_path 'data' must be a list of objects, found an object with keys ['id']"),
-    ({"data": [1, 2]}, "record 0 of records_path 'data' is a number 1, not an object"),
-    ({"items": []}, "records_path 'data' is not in the body, which is an object with keys ['items']"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"data": {"id": 1}}, "records_path 'data' must be a list of objects, found an object with keys ['id']"),
+        ({"data": [1, 2]}, "record 0 of records_path 'data' is a number 1, not an object"),
+        ({"items": []}, "records_path 'data' is not in the body, which is an object with keys ['items']"),
+    ],
+)
 def test_records_must_be_a_list_of_objects(api, body, expected):
     api.routes["/items"] = lambda hit, n: Reply(body)
 
@@ -355,6 +378,7 @@ def test_a_cursor_that_repeats_stops_with_an_error(api):
 def test_a_next_link_to_itself_stops_with_an_error(api):
     def respond(hit: Hit, n: int) -> Reply:
         return Reply([{"id": n}], headers={"Link": f'<http://{hit.headers["host"]}{hit.target}>; rel="next"'})
+
     api.routes["/items"] = respond
 
     out = run(source(api, pagination="link", records_path=""))
@@ -389,7 +413,8 @@ def test_a_slow_endpoint_times_out_and_is_retried(api):
 
 def test_404_fails_at_once_without_retry(api):
     api.routes["/items"] = lambda hit, n: (
-        Reply({"data": RECORDS[:100]}) if hit.query["page"] == "1" else Reply({"message": "Not Found"}, 404))
+        Reply({"data": RECORDS[:100]}) if hit.query["page"] == "1" else Reply({"message": "Not Found"}, 404)
+    )
 
     out = run(source(api))
 
@@ -505,11 +530,14 @@ def test_a_refused_connection_is_retried_then_named():
     assert (out.stats.requests, out.stats.retries, len(out.sleeps)) == (3, 2, 2)
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"pagination": "scroll"}, "pagination must be one of page, offset, cursor, link, not 'scroll'"),
-    ({"page_size": 0}, "page_size must be at least 1, not 0"),
-    ({"rate_limit_per_second": 0}, "rate_limit_per_second must be positive"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"pagination": "scroll"}, "pagination must be one of page, offset, cursor, link, not 'scroll'"),
+        ({"page_size": 0}, "page_size must be at least 1, not 0"),
+        ({"rate_limit_per_second": 0}, "rate_limit_per_second must be positive"),
+    ],
+)
 def test_an_invalid_source_is_refused(overrides, expected):
     with pytest.raises(RestIngestionError, match="REST source 'bad'") as refused:
         RestSource(name="bad", url="https://api.example.com/items", **overrides)

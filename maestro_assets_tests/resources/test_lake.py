@@ -32,8 +32,7 @@ def test_put_get_list_delete(lake):
     lake.put("landing/b/three.json", b"{}")
     assert lake.get("landing/a/one.csv") == b"x,y\n1,2\n"
     assert [o.key for o in lake.list("landing/a/")] == ["landing/a/one.csv", "landing/a/two.csv"]
-    assert [o.key for o in lake.list("landing/")] == [
-        "landing/a/one.csv", "landing/a/two.csv", "landing/b/three.json"]
+    assert [o.key for o in lake.list("landing/")] == ["landing/a/one.csv", "landing/a/two.csv", "landing/b/three.json"]
     info = lake.list("landing/a/one.csv")[0]
     assert info.size == 8 and info.etag and info.last_modified.tzinfo is not None
     lake.delete("landing/a/one.csv")
@@ -121,7 +120,8 @@ def test_reader_never_sees_half_a_partition(lake):
                 # botocore fails on the same race with "'StreamingChecksumBody' object has no
                 # attribute 'strip'" when rclone answers the overlapping GET with an error status
                 if isinstance(lake, LocalLake) or (
-                        isinstance(exc, AttributeError) and "StreamingChecksumBody" not in str(exc)):
+                    isinstance(exc, AttributeError) and "StreamingChecksumBody" not in str(exc)
+                ):
                     raise
                 rejected.append(exc)
                 continue

@@ -13,8 +13,9 @@ def exercise(tracking: Tracking) -> None:
     tracking.check()
     with tracking.run(["features", "user_features"], run_name="study", tags={"dagster/run_id": "r1"}) as parent:
         for trial in range(3):
-            with tracking.run(["features", "user_features"], run_name=f"trial-{trial}",
-                              parent_run_id=parent.info.run_id) as child:
+            with tracking.run(
+                ["features", "user_features"], run_name=f"trial-{trial}", parent_run_id=parent.info.run_id
+            ) as child:
                 tracking.log_batch(child.info.run_id, params={"trial": trial}, metrics={"score": trial / 10})
     experiment = tracking.client.get_experiment_by_name("maestro/features/user_features")
     assert experiment is not None and experiment.experiment_id == parent.info.experiment_id
@@ -46,11 +47,14 @@ def test_failed_block_marks_the_run_failed(maestro_home):
     assert tracking.client.get_run(run.info.run_id).info.status == "FAILED"
 
 
-@pytest.mark.parametrize("uri, expected", [
-    ("htp://typo:5000", "is not a tracking URI"),
-    ("http://127.0.0.1:9", "no MLflow server answers"),
-    ("http://user:topsecret@127.0.0.1:9", "no MLflow server answers"),
-])
+@pytest.mark.parametrize(
+    "uri, expected",
+    [
+        ("htp://typo:5000", "is not a tracking URI"),
+        ("http://127.0.0.1:9", "no MLflow server answers"),
+        ("http://user:topsecret@127.0.0.1:9", "no MLflow server answers"),
+    ],
+)
 def test_bad_tracking_uri_names_the_setting(uri, expected):
     with pytest.raises(ConfigurationError) as info:
         Tracking(uri).check()

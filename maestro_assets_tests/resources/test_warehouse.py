@@ -20,13 +20,15 @@ def warehouse(request, tmp_path) -> Warehouse:
 
 
 def people(n: int = 5) -> pd.DataFrame:
-    return pd.DataFrame({
-        "person_id": range(1, n + 1),
-        "name": [f"p{i}" for i in range(1, n + 1)],
-        "score": [i / 10 for i in range(1, n + 1)],
-        "active": [i % 2 == 0 for i in range(1, n + 1)],
-        "joined_at": pd.date_range("2026-01-01", periods=n, freq="D", tz="UTC"),
-    })
+    return pd.DataFrame(
+        {
+            "person_id": range(1, n + 1),
+            "name": [f"p{i}" for i in range(1, n + 1)],
+            "score": [i / 10 for i in range(1, n + 1)],
+            "active": [i % 2 == 0 for i in range(1, n + 1)],
+            "joined_at": pd.date_range("2026-01-01", periods=n, freq="D", tz="UTC"),
+        }
+    )
 
 
 def test_round_trip_keeps_values_and_types(warehouse):
@@ -107,9 +109,11 @@ def test_one_pooled_engine_per_url(warehouse):
 
 
 def test_bad_url_names_the_setting_and_hides_the_password(postgres_server_url):
-    url = sa.engine.make_url(postgres_server_url).set(
-        password="s3cr3t-pw", database="no_such_database_here"
-    ).render_as_string(hide_password=False)
+    url = (
+        sa.engine.make_url(postgres_server_url)
+        .set(password="s3cr3t-pw", database="no_such_database_here")
+        .render_as_string(hide_password=False)
+    )
     with pytest.raises(ConfigurationError) as info:
         Warehouse(url).check()
     message = str(info.value)

@@ -5,7 +5,6 @@ as a real source system would be), landing files in the lake, a git repository a
 export in the GitHub Actions API's shape.
 """
 
-
 import json
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
@@ -26,59 +25,101 @@ CI_KEY = AssetKey(["demo", "ci_runs_export"])
 
 
 class DemoSourceConfig(Config):
-    scale: float | None = Field(default=None, description="1.0 ≈ 2,000 users, 60,000 tasks, 1M events; default MAESTRO_DEMO_SCALE or 1.0")
+    scale: float | None = Field(
+        default=None, description="1.0 ≈ 2,000 users, 60,000 tasks, 1M events; default MAESTRO_DEMO_SCALE or 1.0"
+    )
     seed: int = Field(default=42, description="same seed, same data")
 
 
 def _specs() -> list[AssetSpec]:
     common = {"group_name": GROUP, "owners": [OWNER]}
     specs = [
-        AssetSpec(key, description=f"Demo operational database table `{table}` (the source system).",
-                  kinds={"sql", "python"}, **common)
+        AssetSpec(
+            key,
+            description=f"Demo operational database table `{table}` (the source system).",
+            kinds={"sql", "python"},
+            **common,
+        )
         for table, key in TABLE_KEYS.items()
     ]
     specs += [
-        AssetSpec(LANDING_KEY, description="CSV, JSON lines and parquet files dropped under `landing/` in the lake.",
-                  kinds={"csv", "parquet"}, **common),
-        AssetSpec(GIT_KEY, description="A git repository of the platform service with several authors and branches.",
-                  kinds={"git"}, **common),
-        AssetSpec(CI_KEY, description="CI runs exported in the GitHub Actions REST API's JSON shape.",
-                  kinds={"json"}, **common),
+        AssetSpec(
+            LANDING_KEY,
+            description="CSV, JSON lines and parquet files dropped under `landing/` in the lake.",
+            kinds={"csv", "parquet"},
+            **common,
+        ),
+        AssetSpec(
+            GIT_KEY,
+            description="A git repository of the platform service with several authors and branches.",
+            kinds={"git"},
+            **common,
+        ),
+        AssetSpec(
+            CI_KEY,
+            description="CI runs exported in the GitHub Actions REST API's JSON shape.",
+            kinds={"json"},
+            **common,
+        ),
     ]
     return specs
 
 
 @multi_asset(specs=_specs(), can_subset=False, name="demo_source_system")
 def demo_source_system(
-    context: AssetExecutionContext, config: DemoSourceConfig, demo_source_db: DemoSourceDatabaseResource, lake: LakeResource
+    context: AssetExecutionContext,
+    config: DemoSourceConfig,
+    demo_source_db: DemoSourceDatabaseResource,
+    lake: LakeResource,
 ):
     scale = config.scale if config.scale is not None else settings.demo_scale()
     data = demo.generate(scale=scale, seed=config.seed)
     source = demo_source_db.get()
     for table, frame in data.tables().items():
         source.write_frame(table, frame)
-        yield MaterializeResult(asset_key=TABLE_KEYS[table], metadata={
-            **frame_metadata(frame), "database": source.display_url, "scale": scale, "seed": config.seed,
-        })
+        yield MaterializeResult(
+            asset_key=TABLE_KEYS[table],
+            metadata={
+                **frame_metadata(frame),
+                "database": source.display_url,
+                "scale": scale,
+                "seed": config.seed,
+            },
+        )
     context.log.info(f"loaded {len(data.tables())} tables into {source.display_url}")
 
     store = lake.get()
     files = demo.landing_files(data)
     for key, payload in files.items():
         store.put(key, payload)
-    yield MaterializeResult(asset_key=LANDING_KEY, metadata={
-        "files": len(files), "bytes": sum(len(p) for p in files.values()),
-        "keys": MetadataValue.md("\n".join(f"- `{k}`" for k in sorted(files))), "lake": store.url,
-    })
+    yield MaterializeResult(
+        asset_key=LANDING_KEY,
+        metadata={
+            "files": len(files),
+            "bytes": sum(len(p) for p in files.values()),
+            "keys": MetadataValue.md("\n".join(f"- `{k}`" for k in sorted(files))),
+            "lake": store.url,
+        },
+    )
 
     repo = demo.write_git_repository(data, settings.demo_git_path())
-    yield MaterializeResult(asset_key=GIT_KEY, metadata={
-        "path": MetadataValue.path(str(repo.path)), "commits": repo.commits,
-        "authors": len(repo.authors), "branches": MetadataValue.json(list(repo.branches)),
-    })
+    yield MaterializeResult(
+        asset_key=GIT_KEY,
+        metadata={
+            "path": MetadataValue.path(str(repo.path)),
+            "commits": repo.commits,
+            "authors": len(repo.authors),
+            "branches": MetadataValue.json(list(repo.branches)),
+        },
+    )
 
     export = demo.ci_runs_export(data)
     store.put(CI_EXPORT_KEY, json.dumps(export).encode())
-    yield MaterializeResult(asset_key=CI_KEY, metadata={
-        "runs": export["total_count"], "key": CI_EXPORT_KEY, "lake": store.url,
-    })
+    yield MaterializeResult(
+        asset_key=CI_KEY,
+        metadata={
+            "runs": export["total_count"],
+            "key": CI_EXPORT_KEY,
+            "lake": store.url,
+        },
+    )

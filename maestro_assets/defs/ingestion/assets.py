@@ -6,18 +6,26 @@ every day of it. Tables without a watermark are whole snapshots.
 """
 
 import warnings
-from datetime import datetime, timezone
-
-from dagster import (
-    AssetExecutionContext, AssetKey, AssetsDefinition, Backoff, BackfillPolicy, BetaWarning, Failure,
-    MaterializeResult, MetadataValue, RetryPolicy, asset,
-)
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    Backoff,
+    BetaWarning,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
 
-from ...lib.ingestion.bronze import PartitionedBronzeWriter, WriteStats, write_snapshot
 from ...lib.errors import MaestroError
+from ...lib.ingestion.bronze import PartitionedBronzeWriter, WriteStats, write_snapshot
 from ...lib.ingestion.files import landing_day, read_landed, records_table
 from ...lib.ingestion.rest import FetchStats, RestSource, fetch_pages, watermark_stamps
 from ...lib.ingestion.sources import Source, TableSource
@@ -59,7 +67,7 @@ def ingestion_metadata(stats: WriteStats, lake_url: str, prefix: str) -> dict:
 
 def _window(context: AssetExecutionContext) -> tuple[datetime, datetime]:
     window = context.partition_time_window
-    return window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
+    return window.start.astimezone(UTC), window.end.astimezone(UTC)
 
 
 def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSource, lake) -> WriteStats:
@@ -67,15 +75,24 @@ def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSourc
     if not spec.partitioned:
         return write_snapshot(lake, spec.source, spec.table, sql_batches(db, spec), context.run.run_id)
     start, end = _window(context)
-    writer = PartitionedBronzeWriter(lake, spec.source, spec.table, spec.bronze_name(spec.watermark),
-                                     start.date(), end.date(), batch_id=context.run.run_id)
+    writer = PartitionedBronzeWriter(
+        lake,
+        spec.source,
+        spec.table,
+        spec.bronze_name(spec.watermark),
+        start.date(),
+        end.date(),
+        batch_id=context.run.run_id,
+    )
     for batch in sql_batches(db, spec, start, end):
         writer.write(batch)
     stats = writer.close()
     orphans = rows_without_watermark(db, spec)
     if orphans:
-        message = (f"{orphans} row(s) of {spec.table!r} have no {spec.watermark!r} (NULL): they belong to no "
-                   "daily partition and are not in bronze")
+        message = (
+            f"{orphans} row(s) of {spec.table!r} have no {spec.watermark!r} (NULL): they belong to no "
+            "daily partition and are not in bronze"
+        )
         context.log.warning(message)
         stats.errors.append(message)
     return stats
@@ -89,8 +106,9 @@ def extract_files(context: AssetExecutionContext, source: Source, spec: TableSou
         day = landing_day(obj.key, obj.last_modified)
         if start.date() <= day < end.date():
             by_day.setdefault(day, []).append(obj.key)
-    writer = PartitionedBronzeWriter(lake, spec.source, spec.table, None, start.date(), end.date(),
-                                     batch_id=context.run.run_id)
+    writer = PartitionedBronzeWriter(
+        lake, spec.source, spec.table, None, start.date(), end.date(), batch_id=context.run.run_id
+    )
     for day in sorted(by_day):
         tables = [read_landed(lake.get(key), spec, key) for key in by_day[day]]
         writer.write_day(day, pa.concat_tables(tables, promote_options="permissive"))
@@ -103,10 +121,17 @@ def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSour
     window = _window(context) if spec.partitioned else None
     fetch = FetchStats()
     options = dict(spec.options)
-    params = {k: str(v).format(start=window[0].isoformat(), end=window[1].isoformat()) if window else str(v)
-              for k, v in (options.pop("params", None) or {}).items()}
-    rest = RestSource(name=source.name, url=source.connection().rstrip("/") + spec.path, params=params,
-                      auth_env=source.auth_env, **options)
+    params = {
+        k: str(v).format(start=window[0].isoformat(), end=window[1].isoformat()) if window else str(v)
+        for k, v in (options.pop("params", None) or {}).items()
+    }
+    rest = RestSource(
+        name=source.name,
+        url=source.connection().rstrip("/") + spec.path,
+        params=params,
+        auth_env=source.auth_env,
+        **options,
+    )
     records = [record for page in fetch_pages(rest, stats=fetch) for record in page]
     table = records_table(records)
     if spec.columns:
@@ -117,19 +142,26 @@ def extract_rest(context: AssetExecutionContext, source: Source, spec: TableSour
     else:
         watermark = spec.bronze_name(spec.watermark)
         if watermark not in table.column_names and table.num_rows:
-            raise MaestroError(f"source {source.name!r}, table {spec.table!r}: the records have no watermark "
-                               f"field {watermark!r}; fields are {table.column_names}")
-        writer = PartitionedBronzeWriter(lake, spec.source, spec.table, watermark, window[0].date(),
-                                         window[1].date(), batch_id=context.run.run_id)
+            raise MaestroError(
+                f"source {source.name!r}, table {spec.table!r}: the records have no watermark "
+                f"field {watermark!r}; fields are {table.column_names}"
+            )
+        writer = PartitionedBronzeWriter(
+            lake, spec.source, spec.table, watermark, window[0].date(), window[1].date(), batch_id=context.run.run_id
+        )
         if table.num_rows:
             stamps = watermark_stamps(table, watermark, f"source {source.name!r}, table {spec.table!r}")
             table = table.set_column(table.column_names.index(watermark), watermark, stamps)
-            inside = pc.and_(pc.greater_equal(stamps, pa.scalar(window[0], pa.timestamp("us", tz="UTC"))),
-                             pc.less(stamps, pa.scalar(window[1], pa.timestamp("us", tz="UTC"))))
+            inside = pc.and_(
+                pc.greater_equal(stamps, pa.scalar(window[0], pa.timestamp("us", tz="UTC"))),
+                pc.less(stamps, pa.scalar(window[1], pa.timestamp("us", tz="UTC"))),
+            )
             outside = table.num_rows - pc.sum(inside).as_py()
             if outside:
-                context.log.info(f"{outside} record(s) outside {window[0].date()}..{window[1].date()} belong to "
-                                 "other partitions and are ingested with them")
+                context.log.info(
+                    f"{outside} record(s) outside {window[0].date()}..{window[1].date()} belong to "
+                    "other partitions and are ingested with them"
+                )
             writer.write(table.filter(inside).sort_by(watermark))
         stats = writer.close()
     stats.records_read = fetch.records
@@ -145,8 +177,13 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
     description = (
         f"Bronze: `{spec.table}` from the {spec.kind} source `{source.name}` as received, plus "
         f"`_ingested_at`, `_source`, `_batch_id`. "
-        + ("Daily partitions by landing day." if spec.kind == "files" else
-           f"Daily partitions by `{spec.watermark}`." if spec.partitioned else "Whole-table snapshot.")
+        + (
+            "Daily partitions by landing day."
+            if spec.kind == "files"
+            else f"Daily partitions by `{spec.watermark}`."
+            if spec.partitioned
+            else "Whole-table snapshot."
+        )
         + (f" Keys: {', '.join(spec.keys)}." if spec.keys else "")
     )
 
@@ -160,8 +197,12 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
         backfill_policy=BackfillPolicy.single_run() if spec.partitioned else None,
         deps=[AssetKey(u.split("/")) for u in spec.upstream],
         retry_policy=RETRY,
-        metadata={"source": source.name, "source_kind": spec.kind, "keys": list(spec.keys),
-                  **({"watermark": spec.watermark} if spec.watermark else {})},
+        metadata={
+            "source": source.name,
+            "source_kind": spec.kind,
+            "keys": list(spec.keys),
+            **({"watermark": spec.watermark} if spec.watermark else {}),
+        },
     )
     def bronze(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
         store = lake.get()
@@ -182,5 +223,9 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
 def bronze_assets() -> list[AssetsDefinition]:
     with warnings.catch_warnings():  # BackfillPolicy is "beta" in 1.13; single-run backfills are what we want
         warnings.simplefilter("ignore", BetaWarning)
-        return [build_bronze_asset(source, spec) for source in SOURCES.sources for spec in source.tables
-                if spec.kind in EXTRACTORS]
+        return [
+            build_bronze_asset(source, spec)
+            for source in SOURCES.sources
+            for spec in source.tables
+            if spec.kind in EXTRACTORS
+        ]

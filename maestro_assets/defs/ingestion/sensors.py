@@ -46,11 +46,14 @@ def landing_files_sensor(context: SensorEvaluationContext, lake: LakeResource):
             else:
                 batches[day].append(obj)
         for day, objects in sorted(batches.items()):
-            requests.append(RunRequest(
-                run_key=batch_run_key(spec.table, day, objects), partition_key=day,
-                asset_selection=[bronze_key(spec)],
-                tags={"maestro/landing_objects": str(len(objects))},
-            ))
+            requests.append(
+                RunRequest(
+                    run_key=batch_run_key(spec.table, day, objects),
+                    partition_key=day,
+                    asset_selection=[bronze_key(spec)],
+                    tags={"maestro/landing_objects": str(len(objects))},
+                )
+            )
         if cursor.pending:
             context.log.info(f"{len(cursor.pending)} object(s) under {spec.prefix} wait for their partition")
         cursors[spec.table] = cursor
@@ -61,4 +64,3 @@ def landing_files_sensor(context: SensorEvaluationContext, lake: LakeResource):
         return SensorResult(skip_reason=SkipReason("no new objects"), cursor=cursor)
     context.log.info(f"{len(requests)} run(s) for new landed objects")
     return SensorResult(run_requests=requests, cursor=cursor)
-

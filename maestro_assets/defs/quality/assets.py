@@ -12,13 +12,22 @@ import json
 import os
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 from dagster import (
-    AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetKey, AssetsDefinition,
-    BackfillPolicy, BetaWarning, MaterializeResult, MetadataValue, asset,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    BetaWarning,
+    MaterializeResult,
+    MetadataValue,
+    asset,
 )
 
 from ...lib.errors import MaestroError
@@ -37,8 +46,11 @@ ENV_RULES = "MAESTRO_QUALITY_RULES"
 RULES_FILE = Path(os.environ.get(ENV_RULES) or Path(__file__).resolve().parents[2] / "quality_rules.yaml")
 RULES = load_rules(RULES_FILE)
 SCHEMA_CHECK = "schema"
-DAGSTER_SEVERITY = {Severity.ERROR: AssetCheckSeverity.ERROR, Severity.WARNING: AssetCheckSeverity.WARN,
-                    Severity.INFO: AssetCheckSeverity.WARN}
+DAGSTER_SEVERITY = {
+    Severity.ERROR: AssetCheckSeverity.ERROR,
+    Severity.WARNING: AssetCheckSeverity.WARN,
+    Severity.INFO: AssetCheckSeverity.WARN,
+}
 
 
 def silver_key(spec: TableSource) -> AssetKey:
@@ -60,17 +72,26 @@ def check_specs(rules: TableRules, key: AssetKey) -> list[AssetCheckSpec]:
         specs[dagster_check_name(check.name)] = (check.severity, f"{check.kind} ({check.severity.value})")
         if check.kind == "freshness":
             specs[dagster_check_name(check.future_name)] = (Severity.ERROR, "no timestamps in the future")
-    return [AssetCheckSpec(name, asset=key, blocking=severity is Severity.ERROR, description=text)
-            for name, (severity, text) in specs.items()]
+    return [
+        AssetCheckSpec(name, asset=key, blocking=severity is Severity.ERROR, description=text)
+        for name, (severity, text) in specs.items()
+    ]
 
 
 def combine(results: list[CheckResult]) -> dict[str, dict]:
     """Per Dagster check: passed, severity, failing rows and examples over all results and partitions."""
     combined: dict[str, dict] = {}
     for result in results:
-        entry = combined.setdefault(dagster_check_name(result.name), {
-            "passed": True, "severity": result.severity, "failing_rows": 0, "examples": [], "messages": [],
-        })
+        entry = combined.setdefault(
+            dagster_check_name(result.name),
+            {
+                "passed": True,
+                "severity": result.severity,
+                "failing_rows": 0,
+                "examples": [],
+                "messages": [],
+            },
+        )
         entry["passed"] &= result.passed
         entry["failing_rows"] += result.failing_rows
         if not result.passed:
@@ -85,26 +106,29 @@ def combine(results: list[CheckResult]) -> dict[str, dict]:
 def check_results(combined: dict[str, dict], specs: list[AssetCheckSpec]) -> list[AssetCheckResult]:
     out = []
     for spec in specs:
-        entry = combined.get(spec.name, {"passed": True, "severity": Severity.INFO, "failing_rows": 0,
-                                         "examples": [], "messages": []})
+        entry = combined.get(
+            spec.name, {"passed": True, "severity": Severity.INFO, "failing_rows": 0, "examples": [], "messages": []}
+        )
         severity = entry["severity"]
-        out.append(AssetCheckResult(
-            check_name=spec.name,
-            passed=bool(entry["passed"]) or severity is Severity.INFO,  # INFO checks are recorded, never failed
-            severity=DAGSTER_SEVERITY[severity],
-            metadata={
-                "severity": severity.value,
-                "failing_rows": entry["failing_rows"],
-                "examples": MetadataValue.json(jsonable(entry["examples"])),
-                "message": "; ".join(entry["messages"]) or "ok",
-            },
-        ))
+        out.append(
+            AssetCheckResult(
+                check_name=spec.name,
+                passed=bool(entry["passed"]) or severity is Severity.INFO,  # INFO checks are recorded, never failed
+                severity=DAGSTER_SEVERITY[severity],
+                metadata={
+                    "severity": severity.value,
+                    "failing_rows": entry["failing_rows"],
+                    "examples": MetadataValue.json(jsonable(entry["examples"])),
+                    "message": "; ".join(entry["messages"]) or "ok",
+                },
+            )
+        )
     return out
 
 
 def _days(context: AssetExecutionContext) -> list[str]:
     window = context.partition_time_window
-    start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
     return [(start + timedelta(days=i)).date().isoformat() for i in range((end - start).days)]
 
 
@@ -136,9 +160,11 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
 
     @asset(
         key=key,
-        description=(f"Silver: `{spec.table}` validated against its rules ({len(rules.checks)} declared checks), "
-                     f"typed, deduplicated by {', '.join(rules.keys) or 'nothing'}, missing values handled. "
-                     f"Rejected rows go to `quarantine/{spec.table}/` with the failed check and the reason."),
+        description=(
+            f"Silver: `{spec.table}` validated against its rules ({len(rules.checks)} declared checks), "
+            f"typed, deduplicated by {', '.join(rules.keys) or 'nothing'}, missing values handled. "
+            f"Rejected rows go to `quarantine/{spec.table}/` with the failed check and the reason."
+        ),
         group_name=GROUP,
         owners=["team:data-quality"],
         kinds={"pandas", "pandera", "parquet"},
@@ -156,7 +182,7 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
         for day in days:
             bronze = _read_bronze(store, spec, day)
             # freshness and future timestamps are judged at the end of the partition's day
-            now = (datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1)) if day else None
+            now = (datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1)) if day else None
             part = build_silver(bronze, rules, now=now, reference=_reference(store, spec, day))
             assert part.result.rows_in == part.result.rows_valid + part.result.rows_quarantined
             partition = ("date", day) if day else None
@@ -171,13 +197,19 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
             last_silver = part.silver
         combined = combine(results)
         failed = [name for name, entry in combined.items() if not entry["passed"]]
-        context.log.info(f"silver/{spec.table}: {totals['rows_valid']} valid, {totals['rows_quarantined']} "
-                         f"quarantined of {totals['rows_in']}; failed checks: {failed or 'none'}")
-        metadata = {**frame_metadata(last_silver), **totals, "dagster/row_count": totals["rows_silver"],
-                    "partitions": len(days),
-                    "checks": MetadataValue.md(_checks_table(combined)),
-                    "report": MetadataValue.path(f"{store.url.rstrip('/')}/reports/silver/{spec.table}/"),
-                    "quarantine": MetadataValue.path(f"{store.url.rstrip('/')}/quarantine/{spec.table}/")}
+        context.log.info(
+            f"silver/{spec.table}: {totals['rows_valid']} valid, {totals['rows_quarantined']} "
+            f"quarantined of {totals['rows_in']}; failed checks: {failed or 'none'}"
+        )
+        metadata = {
+            **frame_metadata(last_silver),
+            **totals,
+            "dagster/row_count": totals["rows_silver"],
+            "partitions": len(days),
+            "checks": MetadataValue.md(_checks_table(combined)),
+            "report": MetadataValue.path(f"{store.url.rstrip('/')}/reports/silver/{spec.table}/"),
+            "quarantine": MetadataValue.path(f"{store.url.rstrip('/')}/quarantine/{spec.table}/"),
+        }
         yield MaterializeResult(metadata=metadata)
         yield from check_results(combined, specs)
 
@@ -188,8 +220,10 @@ def _checks_table(combined: dict[str, dict]) -> str:
     lines = ["| check | severity | passed | failing rows | example |", "|---|---|---|---|---|"]
     for name, entry in sorted(combined.items()):
         example = json.dumps(jsonable(entry["examples"][0]))[:80] if entry["examples"] else ""
-        lines.append(f"| {name} | {entry['severity'].value} | {'yes' if entry['passed'] else '**no**'} | "
-                     f"{entry['failing_rows']} | {example.replace('|', '/')} |")
+        lines.append(
+            f"| {name} | {entry['severity'].value} | {'yes' if entry['passed'] else '**no**'} | "
+            f"{entry['failing_rows']} | {example.replace('|', '/')} |"
+        )
     return "\n".join(lines)
 
 

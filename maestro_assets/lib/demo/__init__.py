@@ -12,5 +12,11 @@ from .git_repo import GitRepoSummary, write_git_repository
 from .landing import landing_files
 
 __all__ = [
-    "TABLES", "DemoData", "GitRepoSummary", "ci_runs_export", "generate", "landing_files", "write_git_repository",
+    "TABLES",
+    "DemoData",
+    "GitRepoSummary",
+    "ci_runs_export",
+    "generate",
+    "landing_files",
+    "write_git_repository",
 ]

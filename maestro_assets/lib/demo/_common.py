@@ -7,7 +7,7 @@ into ``datetime64[ns, UTC]`` columns only when a table is assembled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ class Window:
 
 
 def epoch_seconds(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def timestamps(seconds: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
@@ -142,7 +142,7 @@ class Roster:
         self.cumulative = np.concatenate([[0.0], np.cumsum(w[self.order])])
 
     def members(self, team: int) -> np.ndarray:
-        return self.order[self.offsets[team]:self.offsets[team + 1]]
+        return self.order[self.offsets[team] : self.offsets[team + 1]]
 
     def pick(self, rng: np.random.Generator, teams: np.ndarray, weighted: bool = True) -> np.ndarray:
         """One user (positional index) per entry of ``teams``, from that team."""

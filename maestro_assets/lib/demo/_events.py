@@ -32,14 +32,16 @@ class _Stream:
         task, code, time, user, hours = (np.concatenate(column) for column in zip(*self.parts))
         task_id = work.task_id[task]
         order = np.lexsort((np.arange(len(task)), code, task_id, time))
-        return pd.DataFrame({
-            "event_id": np.arange(1, len(order) + 1, dtype=np.int64),
-            "task_id": task_id[order],
-            "user_id": user[order].astype(np.int64) + 1,
-            "event_type": np.asarray(EVENT_TYPES, dtype=object)[code[order]],
-            "event_time": timestamps(time[order]),
-            "hours_logged": np.round(hours[order], 4),
-        })
+        return pd.DataFrame(
+            {
+                "event_id": np.arange(1, len(order) + 1, dtype=np.int64),
+                "task_id": task_id[order],
+                "user_id": user[order].astype(np.int64) + 1,
+                "event_type": np.asarray(EVENT_TYPES, dtype=object)[code[order]],
+                "event_time": timestamps(time[order]),
+                "hours_logged": np.round(hours[order], 4),
+            }
+        )
 
 
 def build_events(rng: np.random.Generator, work: Work, org: Organisation, total: int) -> pd.DataFrame:
@@ -52,8 +54,9 @@ def build_events(rng: np.random.Generator, work: Work, org: Organisation, total:
 
     stream.add("created", everyone, work.created, org.roster.pick(rng, team, weighted=False))
     first_move = np.where(started, work.started, work.end)
-    stream.add("assigned", everyone, between(rng, work.created, np.minimum(work.created + 2 * HOUR, first_move)),
-               work.assignee)
+    stream.add(
+        "assigned", everyone, between(rng, work.created, np.minimum(work.created + 2 * HOUR, first_move)), work.assignee
+    )
     s = everyone[started]
     stream.add("started", s, work.started[s], work.assignee[s])
 
@@ -61,8 +64,13 @@ def build_events(rng: np.random.Generator, work: Work, org: Organisation, total:
     logs = np.repeat(booked, 1 + rng.poisson(work.logged_hours[booked] / 4.0))
     share = rng.exponential(1.0, len(logs))
     share /= np.bincount(logs, weights=share, minlength=n)[logs]
-    stream.add("work_logged", logs, between(rng, work.started[logs], work.end[logs]), work.assignee[logs],
-               share * work.logged_hours[logs])
+    stream.add(
+        "work_logged",
+        logs,
+        between(rng, work.started[logs], work.end[logs]),
+        work.assignee[logs],
+        share * work.logged_hours[logs],
+    )
 
     b = everyone[work.ever_blocked]
     blocked_at = between(rng, work.started[b], work.end[b])
@@ -89,6 +97,10 @@ def build_events(rng: np.random.Generator, work: Work, org: Organisation, total:
     weight = ((work.end - work.created) / 86_400 + 0.5) * (0.5 + work.complexity / 5)
     comments = np.repeat(everyone, rng.multinomial(max(total - len(stream), 0), weight / weight.sum()))
     by_assignee = rng.random(len(comments)) < 0.55
-    stream.add("commented", comments, between(rng, work.created[comments], work.end[comments]),
-               np.where(by_assignee, work.assignee[comments], org.roster.pick(rng, team[comments])))
+    stream.add(
+        "commented",
+        comments,
+        between(rng, work.created[comments], work.end[comments]),
+        np.where(by_assignee, work.assignee[comments], org.roster.pick(rng, team[comments])),
+    )
     return stream.frame(work)

@@ -23,15 +23,29 @@ from ._org import build_organisation
 from ._work import build_projects, build_work, plan_projects
 
 TABLES = (
-    "teams", "users", "projects", "tasks", "task_events", "artifacts", "artifact_usage", "deployments", "ci_runs",
+    "teams",
+    "users",
+    "projects",
+    "tasks",
+    "task_events",
+    "artifacts",
+    "artifact_usage",
+    "deployments",
+    "ci_runs",
 )
 WINDOW_DAYS = 90
 DEFAULT_END_DATE = date(2026, 11, 1)
 # rows at scale 1.0 and the floor every scale keeps
 SIZES = {
-    "teams": (40, 3), "users": (2_000, 10), "projects": (200, 6), "tasks": (60_000, 60),
-    "task_events": (1_000_000, 600), "artifacts": (1_500, 8), "artifact_usage": (20_000, 30),
-    "deployments": (4_000, 6), "ci_runs": (26_000, 20),
+    "teams": (40, 3),
+    "users": (2_000, 10),
+    "projects": (200, 6),
+    "tasks": (60_000, 60),
+    "task_events": (1_000_000, 600),
+    "artifacts": (1_500, 8),
+    "artifact_usage": (20_000, 30),
+    "deployments": (4_000, 6),
+    "ci_runs": (26_000, 20),
 }
 # independent random streams, so changing one table's recipe leaves the others alone
 _STREAMS = ("organisation", "projects", "work", "events", "artifacts", "usage", "economics", "deployments", "ci")
@@ -76,7 +90,17 @@ def generate(scale: float = 1.0, seed: int = 42, end_date: date = DEFAULT_END_DA
     deployments = build_deployments(rng["deployments"], size["deployments"], work, org, window)
     ci_runs = build_ci_runs(rng["ci"], size["ci_runs"], deployments, work, org, window)
     return DemoData(
-        scale=scale, seed=seed, start_date=window.start_date, end_date=window.end_date,
-        teams=org.teams, users=org.users, projects=projects, tasks=work.tasks, task_events=events,
-        artifacts=artifacts, artifact_usage=usage, deployments=deployments, ci_runs=ci_runs,
+        scale=scale,
+        seed=seed,
+        start_date=window.start_date,
+        end_date=window.end_date,
+        teams=org.teams,
+        users=org.users,
+        projects=projects,
+        tasks=work.tasks,
+        task_events=events,
+        artifacts=artifacts,
+        artifact_usage=usage,
+        deployments=deployments,
+        ci_runs=ci_runs,
     )

@@ -27,7 +27,7 @@ MIN_DEFAULT_COMMITS = 30
 MIN_COMMITS = 10
 MAX_AUTHORS = 8
 PACKAGE = "maestro_service"
-TIMEZONES = {"+0000": 0, "+0100": HOUR, "+0200": 2 * HOUR}   # one per repository: the team's office
+TIMEZONES = {"+0000": 0, "+0100": HOUR, "+0200": 2 * HOUR}  # one per repository: the team's office
 # git must not read the caller's configuration: the repository depends on the data alone
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0"}
 
@@ -36,10 +36,10 @@ GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TER
 class GitRepoSummary:
     path: Path
     commits: int
-    authors: tuple[str, ...]           # "Name <email>"
-    branches: tuple[str, ...]          # main first
+    authors: tuple[str, ...]  # "Name <email>"
+    branches: tuple[str, ...]  # main first
     merged_branches: tuple[str, ...]
-    head: str                          # SHA of main
+    head: str  # SHA of main
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _authors(data: DemoData, rng: np.random.Generator) -> list[_Author]:
     largest = users["team_id"].value_counts(sort=False).sort_index().sort_values(ascending=False, kind="stable")
     pool = users[users["team_id"].isin(largest.index[:2])].sort_values("user_id")
     chosen = pool.iloc[np.sort(rng.choice(len(pool), size=min(MAX_AUTHORS, len(pool)), replace=False))]
-    chosen = chosen.sort_values(["years_experience", "user_id"], ascending=[False, True])   # maintainer first
+    chosen = chosen.sort_values(["years_experience", "user_id"], ascending=[False, True])  # maintainer first
     zone = sorted(TIMEZONES)[int(rng.integers(0, len(TIMEZONES)))]
     return [_Author(name, email, zone) for name, email in zip(chosen["name"], chosen["email"])]
 
@@ -85,7 +85,7 @@ def _commit_times(rng: np.random.Generator, n: int, data: DemoData, utc_offset: 
     weekday = (np.arange(days) + data.start_date.weekday()) % 7
     weight = np.where(weekday < 5, 1.0, 0.12)
     for burst in rng.choice(np.flatnonzero(weekday < 5), size=4, replace=False):
-        weight[max(burst - 1, 0):burst + 2] *= 2.0
+        weight[max(burst - 1, 0) : burst + 2] *= 2.0
         weight[burst] *= 2.0
     day = rng.choice(days, size=n, p=weight / weight.sum())
     hour = np.where(rng.random(n) < 0.5, rng.normal(10.5, 1.5, n), rng.normal(15.5, 2.0, n))
@@ -106,8 +106,12 @@ def _plan(rng: np.random.Generator, n: int, authors: list[_Author]) -> tuple[lis
     commits = 1 + rng.multinomial(budget - k - merged, np.full(k, 1.0 / k))
     topics = rng.choice(len(vocab.BRANCH_TOPICS), size=k, replace=False)
     branches = [
-        _Branch(name=f"feature/{vocab.BRANCH_TOPICS[t]}", commits=int(c), merged=b < merged,
-                author=authors[int(rng.integers(0, len(authors)))])
+        _Branch(
+            name=f"feature/{vocab.BRANCH_TOPICS[t]}",
+            commits=int(c),
+            merged=b < merged,
+            author=authors[int(rng.integers(0, len(authors)))],
+        )
         for b, (t, c) in enumerate(zip(topics, commits))
     ]
     slots: list[tuple[str, int]] = [("main", -1)] * n
@@ -139,8 +143,10 @@ class _Source:
 
     def function(self) -> list[str]:
         verb, noun = self.word(vocab.CODE_VERBS), self.word(vocab.CODE_NOUNS)
-        lines = [f"def {verb}_{noun}({noun}s, limit={int(self.rng.integers(1, 100))}):",
-                 f'    """{verb.capitalize()} {noun} records, at most ``limit`` of them."""']
+        lines = [
+            f"def {verb}_{noun}({noun}s, limit={int(self.rng.integers(1, 100))}):",
+            f'    """{verb.capitalize()} {noun} records, at most ``limit`` of them."""',
+        ]
         lines += self.body(noun, int(self.rng.integers(2, 7)))
         return lines + ["    return result[:limit]", "", ""]
 
@@ -159,8 +165,15 @@ class _Source:
         return [t.format(n=noun, f=self.word(fields), k=int(self.rng.integers(2, 500))) for t in picks]
 
     def module(self, name: str) -> list[str]:
-        lines = [f'"""The {name} part of {PACKAGE}."""', "", "import logging", "",
-                 "logger = logging.getLogger(__name__)", "", ""]
+        lines = [
+            f'"""The {name} part of {PACKAGE}."""',
+            "",
+            "import logging",
+            "",
+            "logger = logging.getLogger(__name__)",
+            "",
+            "",
+        ]
         for _ in range(int(self.rng.integers(2, 6))):
             lines += self.function()
         return lines
@@ -168,8 +181,13 @@ class _Source:
     def test_module(self, name: str) -> list[str]:
         lines = [f"from {PACKAGE} import {name}", "", ""]
         for i in range(int(self.rng.integers(2, 5))):
-            lines += [f"def test_{name}_{self.word(vocab.CODE_VERBS)}_{i}():",
-                      f"    assert {name} is not None", f"    assert {int(self.rng.integers(1, 9))} > 0", "", ""]
+            lines += [
+                f"def test_{name}_{self.word(vocab.CODE_VERBS)}_{i}():",
+                f"    assert {name} is not None",
+                f"    assert {int(self.rng.integers(1, 9))} > 0",
+                "",
+                "",
+            ]
         return lines
 
 
@@ -178,7 +196,7 @@ class _History:
 
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
-        self.authors: dict[str, None] = {}        # idents in order of first commit
+        self.authors: dict[str, None] = {}  # idents in order of first commit
         self.source = _Source(rng)
         self.chunks: list[bytes] = [b"feature done\n"]
 
@@ -197,8 +215,11 @@ class _History:
         rng, source = self.rng, self.source
         prefix = f"src/{PACKAGE}/"
         existing = sorted(p.removeprefix(prefix)[:-3] for p in files if p.startswith(prefix) and "__" not in p)
-        module = focus or (existing[int(rng.integers(0, len(existing)))] if existing and rng.random() < 0.8
-                           else source.word(vocab.CODE_MODULES))
+        module = focus or (
+            existing[int(rng.integers(0, len(existing)))]
+            if existing and rng.random() < 0.8
+            else source.word(vocab.CODE_MODULES)
+        )
         path = f"{prefix}{module}.py"
         roll = rng.random()
         if path not in files:
@@ -206,8 +227,10 @@ class _History:
             files[f"tests/test_{module}.py"] = source.test_module(module)
             return f"Add {module} module"
         if roll < 0.08:
-            files["README.md"] = files["README.md"] + [f"- {module}: {source.word(vocab.CODE_VERBS)}s "
-                                                       f"{source.word(vocab.CODE_NOUNS)} data", ""]
+            files["README.md"] = files["README.md"] + [
+                f"- {module}: {source.word(vocab.CODE_VERBS)}s {source.word(vocab.CODE_NOUNS)} data",
+                "",
+            ]
             return "Update README"
         if roll < 0.12 and path not in protected and module != "core":
             del files[path]
@@ -221,25 +244,37 @@ class _History:
             message = f"Add {_function_name(added[0])} to {module}"
         elif roll < 0.6 and len(starts) > 2:
             i = int(rng.integers(0, len(starts) - 1))
-            files[path] = lines[:starts[i]] + lines[starts[i + 1]:]
+            files[path] = lines[: starts[i]] + lines[starts[i + 1] :]
             message = f"Remove {_function_name(lines[starts[i]])} from {module}"
         else:
             at = starts[int(rng.integers(0, len(starts)))] + 2 if starts else len(lines)
             cut = int(rng.integers(0, 4))
             noun = source.word(vocab.CODE_NOUNS)
-            files[path] = lines[:at] + source.body(noun, int(rng.integers(1, 6)))[1:] + lines[at + cut:]
+            files[path] = lines[:at] + source.body(noun, int(rng.integers(1, 6)))[1:] + lines[at + cut :]
             message = f"{source.word(('Fix', 'Refactor', 'Tidy', 'Speed up'))} {module} {noun} handling"
         test = f"tests/test_{module}.py"
         if test in files and rng.random() < 0.4:
             files[test] = files[test] + source.test_module(module)[3:]
         return message
 
-    def commit(self, ref: str, mark: int, author: _Author, when: int, message: str, parents: list[int],
-               before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    def commit(
+        self,
+        ref: str,
+        mark: int,
+        author: _Author,
+        when: int,
+        message: str,
+        parents: list[int],
+        before: dict[str, list[str]],
+        after: dict[str, list[str]],
+    ) -> None:
         self.authors.setdefault(author.ident)
-        head = [f"commit {ref}", f"mark :{mark}",
-                f"author {author.ident} {when} {author.timezone}",
-                f"committer {author.ident} {when} {author.timezone}"]
+        head = [
+            f"commit {ref}",
+            f"mark :{mark}",
+            f"author {author.ident} {when} {author.timezone}",
+            f"committer {author.ident} {when} {author.timezone}",
+        ]
         body = message.encode() + b"\n"
         parts = ["\n".join(head).encode() + b"\n", b"data %d\n" % len(body), body]
         parts += [b"from :%d\n" % parents[0]] if parents else []
@@ -284,15 +319,31 @@ def _build(rng: np.random.Generator, n: int, data: DemoData) -> tuple[bytes, lis
             author = authors[rng.choice(len(authors), p=author_weight / author_weight.sum())]
             after = history.initial_tree() if main_tip is None else dict(main)
             message = "Initial commit" if main_tip is None else history.edit(after, None, protected)
-            history.commit("refs/heads/main", mark, author, int(times[position]), message,
-                           [] if main_tip is None else [main_tip], main, after)
+            history.commit(
+                "refs/heads/main",
+                mark,
+                author,
+                int(times[position]),
+                message,
+                [] if main_tip is None else [main_tip],
+                main,
+                after,
+            )
             main, main_tip = after, mark
             continue
         branch = branches[b]
         if kind == "merge":
             after = _merge(main, branch)
-            history.commit("refs/heads/main", mark, authors[0], int(times[position]),
-                           f"Merge branch '{branch.name}'", [main_tip, branch.tip], main, after)
+            history.commit(
+                "refs/heads/main",
+                mark,
+                authors[0],
+                int(times[position]),
+                f"Merge branch '{branch.name}'",
+                [main_tip, branch.tip],
+                main,
+                after,
+            )
             main, main_tip = after, mark
             continue
         if branch.tip is None:
@@ -302,15 +353,17 @@ def _build(rng: np.random.Generator, n: int, data: DemoData) -> tuple[bytes, lis
         focus = branch.module if rng.random() < 0.8 else None
         message = history.edit(branch.files, focus, protected)
         author = branch.author if rng.random() < 0.75 else authors[int(rng.integers(0, len(authors)))]
-        history.commit(f"refs/heads/{branch.name}", mark, author, int(times[position]), message,
-                       [branch.tip], before, branch.files)
+        history.commit(
+            f"refs/heads/{branch.name}", mark, author, int(times[position]), message, [branch.tip], before, branch.files
+        )
         branch.tip = mark
     return history.stream(), list(history.authors), branches
 
 
 def _git(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False,
-                            env={**os.environ, **GIT_ENV})
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, env={**os.environ, **GIT_ENV}
+    )
     if result.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout.decode().strip()
@@ -340,7 +393,9 @@ def write_git_repository(data: DemoData, path: Path, commits: int | None = None)
     _git("fast-import", "--quiet", cwd=path, stdin=stream)
     _git("reset", "--quiet", "--hard", "main", cwd=path)
     return GitRepoSummary(
-        path=path, commits=n, authors=tuple(authors),
+        path=path,
+        commits=n,
+        authors=tuple(authors),
         branches=("main", *(b.name for b in branches)),
         merged_branches=tuple(b.name for b in branches if b.merged),
         head=_git("rev-parse", "main", cwd=path),

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -126,13 +126,22 @@ def with_meta(batch: pa.RecordBatch | pa.Table, source: str, batch_id: str, inge
 class PartitionedBronzeWriter:
     """Routes batches to the daily partitions of ``bronze/<source>/<table>`` in [start, end)."""
 
-    def __init__(self, lake: Lake, source: str, table: str, watermark: str | None, start: date, end: date,
-                 batch_id: str, ingested_at: datetime | None = None):
+    def __init__(
+        self,
+        lake: Lake,
+        source: str,
+        table: str,
+        watermark: str | None,
+        start: date,
+        end: date,
+        batch_id: str,
+        ingested_at: datetime | None = None,
+    ):
         self.lake, self.source, self.table, self.watermark = lake, source, table, watermark
         self.days = days(start, end)
         self.first_day_number = (start - EPOCH).days
         self.batch_id = batch_id
-        self.ingested_at = ingested_at or datetime.now(timezone.utc)
+        self.ingested_at = ingested_at or datetime.now(UTC)
         self.stats = WriteStats()
         self._tmp = tempfile.TemporaryDirectory(prefix="maestro-bronze-")
         self._writers: dict[date, pq.ParquetWriter] = {}
@@ -154,8 +163,10 @@ class PartitionedBronzeWriter:
         outside = (offsets < 0) | (offsets >= len(self.days))
         if outside.any():
             bad = int(offsets[outside][0]) + self.first_day_number
-            raise ValueError(f"bronze {self.layer_table}: a row of {EPOCH + timedelta(days=bad)} is outside the "
-                             f"requested days {self.days[0]}..{self.days[-1]} ({self.watermark})")
+            raise ValueError(
+                f"bronze {self.layer_table}: a row of {EPOCH + timedelta(days=bad)} is outside the "
+                f"requested days {self.days[0]}..{self.days[-1]} ({self.watermark})"
+            )
         table = with_meta(table, self.source, self.batch_id, self.ingested_at)
         if self.stats.schema is None:
             self.stats.schema = table.schema
@@ -219,8 +230,9 @@ class PartitionedBronzeWriter:
                 continue
             writer = self._writers.get(day)
             if writer is None:  # each day keeps the schema its data arrived with
-                writer = self._writers[day] = pq.ParquetWriter(self._path(day), buffered[0][0].schema,
-                                                               **PARQUET_OPTIONS)
+                writer = self._writers[day] = pq.ParquetWriter(
+                    self._path(day), buffered[0][0].schema, **PARQUET_OPTIONS
+                )
             rows = pa.concat_tables([t if t.schema == writer.schema else t.cast(writer.schema) for t, _ in buffered])
             jobs.append((writer, rows, buffered))
         if threads > 1 and len(jobs) > 1:
@@ -249,7 +261,8 @@ class PartitionedBronzeWriter:
             else:
                 pq.write_table(empty_schema.empty_table(), self._path(day), **PARQUET_OPTIONS)
             info = self.lake.replace_partition_file(
-                "bronze", self.layer_table, (PARTITION_COLUMN, day.isoformat()), self._path(day))
+                "bronze", self.layer_table, (PARTITION_COLUMN, day.isoformat()), self._path(day)
+            )
             rows = self._rows.get(day, 0)
             self.stats.records_written += rows
             self.stats.bytes_written += info.size
@@ -260,10 +273,16 @@ class PartitionedBronzeWriter:
         return self.stats
 
 
-def write_snapshot(lake: Lake, source: str, table: str, batches: Iterable[pa.RecordBatch | pa.Table],
-                   batch_id: str, ingested_at: datetime | None = None) -> WriteStats:
+def write_snapshot(
+    lake: Lake,
+    source: str,
+    table: str,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    batch_id: str,
+    ingested_at: datetime | None = None,
+) -> WriteStats:
     """A whole-table snapshot (no watermark): one object, replaced atomically."""
-    ingested_at = ingested_at or datetime.now(timezone.utc)
+    ingested_at = ingested_at or datetime.now(UTC)
     stats = WriteStats()
     with tempfile.TemporaryDirectory(prefix="maestro-bronze-") as tmp:
         path = Path(tmp) / "snapshot.parquet"

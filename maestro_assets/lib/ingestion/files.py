@@ -14,8 +14,8 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from datetime import date, datetime, timezone
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -41,8 +41,8 @@ def landing_day(key: str, last_modified: datetime) -> date:
         except ValueError:
             pass
     if last_modified.tzinfo is None:
-        last_modified = last_modified.replace(tzinfo=timezone.utc)
-    return last_modified.astimezone(timezone.utc).date()
+        last_modified = last_modified.replace(tzinfo=UTC)
+    return last_modified.astimezone(UTC).date()
 
 
 def _where(spec: TableSource, key: str) -> str:
@@ -53,10 +53,10 @@ def _decode(payload: bytes, spec: TableSource, key: str) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = payload[:exc.start].count(b"\n") + 1
+        line = payload[: exc.start].count(b"\n") + 1
         raise FileFormatError(
             f"{_where(spec, key)}: bytes that are not UTF-8 at byte {exc.start} (line {line}): "
-            f"{payload[exc.start:exc.start + 8]!r}"
+            f"{payload[exc.start : exc.start + 8]!r}"
         ) from None
 
 
@@ -82,8 +82,10 @@ def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
             read_options=pacsv.ReadOptions(block_size=max(len(payload) + 1, 1 << 20)),
             parse_options=pacsv.ParseOptions(delimiter=spec.delimiter),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=False,
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -112,9 +114,13 @@ def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
         try:
             record = json.loads(line, parse_float=Decimal)
         except json.JSONDecodeError as exc:
-            raise FileFormatError(f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            raise FileFormatError(
+                f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
         if not isinstance(record, dict):
-            raise FileFormatError(f"{_where(spec, key)}, line {number}: expected a JSON object, got {type(record).__name__}")
+            raise FileFormatError(
+                f"{_where(spec, key)}, line {number}: expected a JSON object, got {type(record).__name__}"
+            )
         records.append(record)
     return records_table(records)
 

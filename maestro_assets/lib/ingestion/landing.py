@@ -16,16 +16,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..lake import ObjectInfo
 
 DEFAULT_LOOKBACK = timedelta(hours=6)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass
@@ -42,12 +42,12 @@ class LandingCursor:
         return cls(datetime.fromisoformat(raw["mark"]), dict(raw.get("seen", {})), dict(raw.get("pending", {})))
 
     def dump(self) -> str:
-        return json.dumps({"mark": self.mark.isoformat(), "seen": self.seen, "pending": self.pending},
-                          sort_keys=True)
+        return json.dumps({"mark": self.mark.isoformat(), "seen": self.seen, "pending": self.pending}, sort_keys=True)
 
 
-def new_objects(objects: Iterable[ObjectInfo], cursor: LandingCursor,
-                lookback: timedelta = DEFAULT_LOOKBACK) -> tuple[list[ObjectInfo], LandingCursor]:
+def new_objects(
+    objects: Iterable[ObjectInfo], cursor: LandingCursor, lookback: timedelta = DEFAULT_LOOKBACK
+) -> tuple[list[ObjectInfo], LandingCursor]:
     """The objects not reported before, and the cursor that remembers them."""
     fresh, seen = [], dict(cursor.seen)
     mark = cursor.mark

@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -98,18 +98,28 @@ class RestSource:
     max_pages: int = 100_000
 
     def __post_init__(self) -> None:
-        problems = [problem for check, problem in (
-            (self.pagination in PAGINATION_STYLES,
-             f"pagination must be one of {', '.join(PAGINATION_STYLES)}, not {self.pagination!r}"),
-            (self.page_size >= 1, f"page_size must be at least 1, not {self.page_size}"),
-            (self.max_pages >= 1, f"max_pages must be at least 1, not {self.max_pages}"),
-            (self.max_retries >= 0, f"max_retries must be 0 or more, not {self.max_retries}"),
-            (self.timeout_seconds > 0, f"timeout_seconds must be positive, not {self.timeout_seconds}"),
-            (self.backoff_seconds >= 0 and self.max_backoff_seconds >= 0,
-             "backoff_seconds and max_backoff_seconds must be 0 or more"),
-            (self.rate_limit_per_second is None or self.rate_limit_per_second > 0,
-             f"rate_limit_per_second must be positive, not {self.rate_limit_per_second}"),
-        ) if not check]
+        problems = [
+            problem
+            for check, problem in (
+                (
+                    self.pagination in PAGINATION_STYLES,
+                    f"pagination must be one of {', '.join(PAGINATION_STYLES)}, not {self.pagination!r}",
+                ),
+                (self.page_size >= 1, f"page_size must be at least 1, not {self.page_size}"),
+                (self.max_pages >= 1, f"max_pages must be at least 1, not {self.max_pages}"),
+                (self.max_retries >= 0, f"max_retries must be 0 or more, not {self.max_retries}"),
+                (self.timeout_seconds > 0, f"timeout_seconds must be positive, not {self.timeout_seconds}"),
+                (
+                    self.backoff_seconds >= 0 and self.max_backoff_seconds >= 0,
+                    "backoff_seconds and max_backoff_seconds must be 0 or more",
+                ),
+                (
+                    self.rate_limit_per_second is None or self.rate_limit_per_second > 0,
+                    f"rate_limit_per_second must be positive, not {self.rate_limit_per_second}",
+                ),
+            )
+            if not check
+        ]
         if problems:
             raise RestIngestionError(self.name, "; ".join(problems), _redact(self.url))
 
@@ -145,6 +155,7 @@ def fetch_pages(
 
 # --- pagination -------------------------------------------------------------------------------
 
+
 class _Paging(Protocol):
     """One pagination style: the first URL, then each next URL from the page just read."""
 
@@ -174,7 +185,8 @@ def _follow(source: RestSource, client: _Client) -> Iterator[list[dict]]:
         url = next_url
     raise client.error(
         f"not fetched: max_pages={source.max_pages} pages were read and the API still offers more",
-        url, source.max_pages + 1,
+        url,
+        source.max_pages + 1,
     )
 
 
@@ -262,7 +274,10 @@ class _Link:
 
 
 _PAGING: dict[str, Callable[[RestSource], _Paging]] = {
-    "page": _Numbered, "offset": _Numbered, "cursor": _Cursor, "link": _Link,
+    "page": _Numbered,
+    "offset": _Numbered,
+    "cursor": _Cursor,
+    "link": _Link,
 }
 
 
@@ -321,6 +336,7 @@ def _with_query(url: str, params: Mapping[str, Any]) -> str:
 
 
 # --- one request ------------------------------------------------------------------------------
+
 
 class _Transient(Exception):
     """One attempt failed in a way another attempt may not."""
@@ -431,7 +447,7 @@ def _decode_json(content: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         offset = len(text[: exc.pos].encode("utf-8"))
-        near = _excerpt(text[max(0, exc.pos - _EXCERPT_CHARS // 2): exc.pos + _EXCERPT_CHARS // 2])
+        near = _excerpt(text[max(0, exc.pos - _EXCERPT_CHARS // 2) : exc.pos + _EXCERPT_CHARS // 2])
         raise _Transient(
             f"body is not valid JSON: {exc.msg} at byte {offset} of {len(content)} "
             f"(line {exc.lineno}, column {exc.colno}), near {near}"
@@ -451,8 +467,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _shorten(text: str) -> str:
@@ -482,12 +498,16 @@ def watermark_stamps(table: pa.Table, watermark: str, where: str) -> pa.ChunkedA
             try:
                 pc.cast(pa.array([value], values.type), kind)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise MaestroError(f"{where}: record {index} has {watermark}={value!r}, which is not a "
-                                   "timestamp (ISO 8601 with a UTC offset expected)") from None
+                raise MaestroError(
+                    f"{where}: record {index} has {watermark}={value!r}, which is not a "
+                    "timestamp (ISO 8601 with a UTC offset expected)"
+                ) from None
         raise
     if stamps.null_count:
         first = pc.index(pc.is_null(stamps), True).as_py()
         record = {name: table.column(name)[first].as_py() for name in table.column_names[:8]}
-        raise MaestroError(f"{where}: {stamps.null_count} record(s) have no {watermark!r} and belong to no daily "
-                           f"partition; the first is record {first}: {record}")
+        raise MaestroError(
+            f"{where}: {stamps.null_count} record(s) have no {watermark!r} and belong to no daily "
+            f"partition; the first is record {first}: {record}"
+        )
     return stamps

@@ -16,7 +16,8 @@
       - name: landing
         kind: files
         tables:
-          - {table: task_events_drop, prefix: landing/task_events/, format: csv, keys: [event_id], watermark: event_time}
+          - {table: task_events_drop, prefix: landing/task_events/, format: csv, keys: [event_id],
+             watermark: event_time}
       - name: github
         kind: rest
         connection_env: MAESTRO_GITHUB_API_URL
@@ -50,8 +51,22 @@ FORMATS = ("csv", "jsonl", "parquet")
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_=.\-/]+/$")
-TABLE_KEYS = {"table", "keys", "watermark", "columns", "prefix", "format", "path", "pagination", "upstream",
-              "records_path", "params", "page_size", "rate_limit_per_second", "delimiter"}
+TABLE_KEYS = {
+    "table",
+    "keys",
+    "watermark",
+    "columns",
+    "prefix",
+    "format",
+    "path",
+    "pagination",
+    "upstream",
+    "records_path",
+    "params",
+    "page_size",
+    "rate_limit_per_second",
+    "delimiter",
+}
 SOURCE_KEYS = {"name", "kind", "connection_env", "auth_env", "schedule", "tables", "description", "owner"}
 
 
@@ -107,8 +122,7 @@ class Source:
         if default:
             return default
         raise SourceConfigError(
-            f"source {self.name!r}: environment variable {self.connection_env} is not set "
-            "(it holds the connection URL)"
+            f"source {self.name!r}: environment variable {self.connection_env} is not set (it holds the connection URL)"
         )
 
 
@@ -191,9 +205,14 @@ def _parse_source(entry: Any, where: str) -> Source:
     if len(set(table_names)) != len(table_names):
         raise SourceConfigError(f"{here}: table names repeat")
     return Source(
-        name=name, kind=kind, tables=parsed, connection_env=entry.get("connection_env"),
-        auth_env=entry.get("auth_env"), schedule=str(entry.get("schedule", "0 2 * * *")),
-        description=str(entry.get("description", "")), owner=str(entry.get("owner", "team:data-platform")),
+        name=name,
+        kind=kind,
+        tables=parsed,
+        connection_env=entry.get("connection_env"),
+        auth_env=entry.get("auth_env"),
+        schedule=str(entry.get("schedule", "0 2 * * *")),
+        description=str(entry.get("description", "")),
+        owner=str(entry.get("owner", "team:data-platform")),
     )
 
 
@@ -218,14 +237,29 @@ def _parse_table(source: str, kind: str, entry: Any, where: str) -> TableSource:
     delimiter = entry.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise SourceConfigError(f"{here}: delimiter must be one character")
-    options = {k: entry[k] for k in ("pagination", "records_path", "params", "page_size", "rate_limit_per_second")
-               if k in entry}
+    options = {
+        k: entry[k]
+        for k in ("pagination", "records_path", "params", "page_size", "rate_limit_per_second")
+        if k in entry
+    }
     path = entry.get("path")
     if kind == "rest" and not isinstance(path, str):
         raise SourceConfigError(f"{here}: a rest table needs 'path' (appended to the source URL)")
-    upstream = tuple(_check(re.compile(r"^[a-z_][a-z0-9_]*(/[a-z_][a-z0-9_]*)*$"), u, "upstream asset key", here)
-                     for u in entry.get("upstream", []))
+    upstream = tuple(
+        _check(re.compile(r"^[a-z_][a-z0-9_]*(/[a-z_][a-z0-9_]*)*$"), u, "upstream asset key", here)
+        for u in entry.get("upstream", [])
+    )
     return TableSource(
-        source=source, kind=kind, table=table, keys=keys, watermark=watermark, columns=dict(columns),
-        prefix=prefix, format=fmt, delimiter=delimiter, path=path, options=options, upstream=upstream,
+        source=source,
+        kind=kind,
+        table=table,
+        keys=keys,
+        watermark=watermark,
+        columns=dict(columns),
+        prefix=prefix,
+        format=fmt,
+        delimiter=delimiter,
+        path=path,
+        options=options,
+        upstream=upstream,
     )

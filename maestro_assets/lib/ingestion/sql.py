@@ -33,8 +33,13 @@ def is_exact_numeric(column: sa.Column) -> bool:
     return isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float)
 
 
-def extraction_query(source_db: Warehouse, spec: TableSource, start: datetime | None = None,
-                     end: datetime | None = None, numeric_as_text: bool = False) -> sa.Select:
+def extraction_query(
+    source_db: Warehouse,
+    spec: TableSource,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    numeric_as_text: bool = False,
+) -> sa.Select:
     """SELECT every column (renamed as declared) of the table, within [start, end) of the watermark.
 
     ``numeric_as_text`` has the server send NUMERIC columns as their exact decimal text — what
@@ -48,10 +53,14 @@ def extraction_query(source_db: Warehouse, spec: TableSource, start: datetime | 
             source_db.column(table, name)
     except UnknownIdentifierError as exc:
         raise UnknownIdentifierError(f"source {spec.source!r}: {exc}") from None
-    stmt = sa.select(*(
-        (sa.cast(column, sa.Text) if numeric_as_text and is_exact_numeric(column) else column)
-        .label(spec.bronze_name(column.name))
-        for column in table.columns))
+    stmt = sa.select(
+        *(
+            (sa.cast(column, sa.Text) if numeric_as_text and is_exact_numeric(column) else column).label(
+                spec.bronze_name(column.name)
+            )
+            for column in table.columns
+        )
+    )
     if spec.watermark is not None:
         try:
             watermark = source_db.column(table, spec.watermark)
@@ -64,8 +73,13 @@ def extraction_query(source_db: Warehouse, spec: TableSource, start: datetime | 
     return stmt
 
 
-def sql_batches(source_db: Warehouse, spec: TableSource, start: datetime | None = None,
-                end: datetime | None = None, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+def sql_batches(
+    source_db: Warehouse,
+    spec: TableSource,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[pa.Table]:
     """The table's rows (within the watermark range) as Arrow tables of at most ``batch_rows`` rows."""
     if source_db.dialect == "postgresql":
         stmt = extraction_query(source_db, spec, start, end, numeric_as_text=True)

@@ -23,6 +23,17 @@ from .rules import CheckRule, ColumnRule, RulesError, Severity, TableRules, load
 from .schema import pandera_schema
 
 __all__ = [
-    "FAILED_CHECKS", "REASON", "CheckResult", "CheckRule", "ColumnRule", "RulesError", "Severity", "TableRules",
-    "ValidationResult", "clean", "load_rules", "pandera_schema", "validate",
+    "FAILED_CHECKS",
+    "REASON",
+    "CheckResult",
+    "CheckRule",
+    "ColumnRule",
+    "RulesError",
+    "Severity",
+    "TableRules",
+    "ValidationResult",
+    "clean",
+    "load_rules",
+    "pandera_schema",
+    "validate",
 ]

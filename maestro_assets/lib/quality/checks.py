@@ -53,8 +53,10 @@ class Table:
     def examples(self, mask: np.ndarray, columns: tuple[str, ...]) -> list[dict]:
         """Up to five rows of ``mask``: their index label and received values of ``columns``."""
         shown = [column for column in columns if column in self.received]
-        return [{"row": self.raw.index[position], **{column: self.received[column][position] for column in shown}}
-                for position in np.flatnonzero(mask)[:MAX_EXAMPLES]]
+        return [
+            {"row": self.raw.index[position], **{column: self.received[column][position] for column in shown}}
+            for position in np.flatnonzero(mask)[:MAX_EXAMPLES]
+        ]
 
 
 @dataclass
@@ -72,9 +74,16 @@ class RowFailures:
 
     def result(self, table: Table) -> CheckResult:
         failing = int(np.count_nonzero(self.mask))
-        return CheckResult(self.name, self.kind, self.severity, passed=failing == 0, failing_rows=failing,
-                           examples=table.examples(self.mask, self.columns), details=self.details,
-                           message=self.message if failing else "")
+        return CheckResult(
+            self.name,
+            self.kind,
+            self.severity,
+            passed=failing == 0,
+            failing_rows=failing,
+            examples=table.examples(self.mask, self.columns),
+            details=self.details,
+            message=self.message if failing else "",
+        )
 
 
 def _flags(result) -> np.ndarray:
@@ -102,20 +111,39 @@ def _rows(count: int) -> str:
 
 # --- row level ---------------------------------------------------------------------------------
 
+
 def schema_rows(table: Table, rule: ColumnRule, problem: str | None) -> RowFailures:
     """Implicit per-column schema check: the column is there with its dtype (``problem`` says
     otherwise: every row fails), every value is readable, no null where not nullable."""
     name, column = f"schema:{rule.name}", rule.name
     received = table.raw[column].dtype if column in table.raw.columns else None
-    details = {"declared": rule.dtype, "received": None if received is None else str(received),
-               "nullable": rule.nullable, "required": rule.required}
+    details = {
+        "declared": rule.dtype,
+        "received": None if received is None else str(received),
+        "nullable": rule.nullable,
+        "required": rule.required,
+    }
     if problem is not None:
-        return RowFailures(name, "schema", Severity.ERROR, np.ones(table.rows, dtype=bool), (column,),
-                           lambda positions: np.full(len(positions), problem, dtype=object), problem,
-                           {**details, "problem": problem})
+        return RowFailures(
+            name,
+            "schema",
+            Severity.ERROR,
+            np.ones(table.rows, dtype=bool),
+            (column,),
+            lambda positions: np.full(len(positions), problem, dtype=object),
+            problem,
+            {**details, "problem": problem},
+        )
     if column not in table.typed:
-        return RowFailures(name, "schema", Severity.ERROR, np.zeros(table.rows, dtype=bool), (), _no_reasons,
-                           details={**details, "absent": True})
+        return RowFailures(
+            name,
+            "schema",
+            Severity.ERROR,
+            np.zeros(table.rows, dtype=bool),
+            (),
+            _no_reasons,
+            details={**details, "absent": True},
+        )
     read = table.typed[column]
     null_count, unreadable = int(np.count_nonzero(read.null)), int(np.count_nonzero(read.bad))
     refused = read.bad if rule.nullable else read.bad | read.null
@@ -127,8 +155,16 @@ def schema_rows(table: Table, rule: ColumnRule, problem: str | None) -> RowFailu
     message = f"{column}: {_rows(unreadable)} not readable as {rule.dtype}"
     if not rule.nullable:
         message += f", {_rows(null_count)} null but not nullable"
-    return RowFailures(name, "schema", Severity.ERROR, refused, (column,), reasons, message,
-                       {**details, "unreadable": unreadable, "nulls": null_count})
+    return RowFailures(
+        name,
+        "schema",
+        Severity.ERROR,
+        refused,
+        (column,),
+        reasons,
+        message,
+        {**details, "unreadable": unreadable, "nulls": null_count},
+    )
 
 
 def _no_reasons(positions: np.ndarray) -> np.ndarray:
@@ -145,18 +181,32 @@ def range_rows(table: Table, check: CheckRule) -> RowFailures:
     if high is not None:
         outside |= _flags(read.values > high)
     interval = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-    return RowFailures(check.name, check.kind, check.severity, outside & read.present, (column,),
-                       lambda positions: table.said(column, positions) + f" outside {interval}",
-                       f"{column} outside {interval}", {"min": low, "max": high})
+    return RowFailures(
+        check.name,
+        check.kind,
+        check.severity,
+        outside & read.present,
+        (column,),
+        lambda positions: table.said(column, positions) + f" outside {interval}",
+        f"{column} outside {interval}",
+        {"min": low, "max": high},
+    )
 
 
 def categorical_rows(table: Table, check: CheckRule) -> RowFailures:
     column, allowed = check.column, check.params["allowed"]
     read = table.typed[column]
     unknown = ~_isin(read.values, _allowed(check, table.rules.column(column))) & read.present
-    return RowFailures(check.name, check.kind, check.severity, unknown, (column,),
-                       lambda positions: table.said(column, positions) + " is not an allowed value",
-                       f"{column} not among the allowed values", {"allowed": list(allowed)})
+    return RowFailures(
+        check.name,
+        check.kind,
+        check.severity,
+        unknown,
+        (column,),
+        lambda positions: table.said(column, positions) + " is not an allowed value",
+        f"{column} not among the allowed values",
+        {"allowed": list(allowed)},
+    )
 
 
 def duplicate_rows(table: Table, check: CheckRule) -> RowFailures:
@@ -176,9 +226,16 @@ def duplicate_rows(table: Table, check: CheckRule) -> RowFailures:
         key = parts[0] if len(parts) == 1 else "(" + _joined(parts, ", ") + ")"
         return "duplicate key " + key
 
-    return RowFailures(check.name, check.kind, check.severity, duplicate, columns, reasons,
-                       f"duplicate {', '.join(columns)} (all but the first occurrence)",
-                       {"duplicates": int(np.count_nonzero(duplicate))})
+    return RowFailures(
+        check.name,
+        check.kind,
+        check.severity,
+        duplicate,
+        columns,
+        reasons,
+        f"duplicate {', '.join(columns)} (all but the first occurrence)",
+        {"duplicates": int(np.count_nonzero(duplicate))},
+    )
 
 
 def _repeats(keys: list) -> np.ndarray:
@@ -207,10 +264,16 @@ def future_rows(table: Table, check: CheckRule) -> RowFailures:
     limit = spec.in_zone(table.now + pd.Timedelta(minutes=minutes))
     late = _flags(read.values > limit) & read.present
     now = table.now.isoformat()
-    return RowFailures(check.future_name, "future", Severity.ERROR, late, (column,),
-                       lambda positions: table.said(column, positions) + f" is in the future (now {now})",
-                       f"{column} later than now ({now}) + {minutes:g} min",
-                       {"now": table.now, "tolerance_minutes": minutes})
+    return RowFailures(
+        check.future_name,
+        "future",
+        Severity.ERROR,
+        late,
+        (column,),
+        lambda positions: table.said(column, positions) + f" is in the future (now {now})",
+        f"{column} later than now ({now}) + {minutes:g} min",
+        {"now": table.now, "tolerance_minutes": minutes},
+    )
 
 
 ROW_CHECKS: dict[str, Callable[[Table, CheckRule], RowFailures]] = {
@@ -223,6 +286,7 @@ ROW_CHECKS: dict[str, Callable[[Table, CheckRule], RowFailures]] = {
 
 # --- table level -------------------------------------------------------------------------------
 
+
 def completeness_result(table: Table, check: CheckRule, valid: np.ndarray) -> CheckResult:
     """Share of received rows with no value (judged on everything received)."""
     column, limit = check.column, check.params.get("max_null_fraction", 0.0)
@@ -230,10 +294,16 @@ def completeness_result(table: Table, check: CheckRule, valid: np.ndarray) -> Ch
     count = int(np.count_nonzero(nulls))
     fraction = count / table.rows if table.rows else 0.0
     passed = fraction <= limit
-    return CheckResult(check.name, check.kind, check.severity, passed, failing_rows=0 if passed else count,
-                       examples=[] if passed else table.examples(nulls, (column,)),
-                       details={"null_fraction": fraction, "nulls": count, "max_null_fraction": limit},
-                       message="" if passed else f"{column}: {fraction:.2%} null, at most {limit:.2%} allowed")
+    return CheckResult(
+        check.name,
+        check.kind,
+        check.severity,
+        passed,
+        failing_rows=0 if passed else count,
+        examples=[] if passed else table.examples(nulls, (column,)),
+        details={"null_fraction": fraction, "nulls": count, "max_null_fraction": limit},
+        message="" if passed else f"{column}: {fraction:.2%} null, at most {limit:.2%} allowed",
+    )
 
 
 def freshness_result(table: Table, check: CheckRule, valid: np.ndarray) -> CheckResult:
@@ -244,14 +314,24 @@ def freshness_result(table: Table, check: CheckRule, valid: np.ndarray) -> Check
     newest = pd.Timestamp(stamps.max()) if len(stamps) else pd.NaT
     details = {"now": table.now, "max_age_hours": limit, "newest": None, "age_hours": None}
     if pd.isna(newest):
-        return CheckResult(check.name, check.kind, check.severity, False, details=details,
-                           message=f"{column}: no valid record to judge freshness by")
+        return CheckResult(
+            check.name,
+            check.kind,
+            check.severity,
+            False,
+            details=details,
+            message=f"{column}: no valid record to judge freshness by",
+        )
     age_hours = (table.now - as_utc(newest)).total_seconds() / 3600
     passed = age_hours <= limit
-    return CheckResult(check.name, check.kind, check.severity, passed,
-                       details={**details, "newest": newest, "age_hours": age_hours},
-                       message="" if passed else f"{column}: newest record is {age_hours:.1f} h old, "
-                                                 f"at most {limit:g} h allowed")
+    return CheckResult(
+        check.name,
+        check.kind,
+        check.severity,
+        passed,
+        details={**details, "newest": newest, "age_hours": age_hours},
+        message="" if passed else f"{column}: newest record is {age_hours:.1f} h old, at most {limit:g} h allowed",
+    )
 
 
 def distribution_result(table: Table, check: CheckRule, valid: np.ndarray) -> CheckResult:
@@ -270,15 +350,25 @@ def distribution_result(table: Table, check: CheckRule, valid: np.ndarray) -> Ch
     measure = _numeric_drift if rule.spec.ordered else _categorical_drift
     passed, details = measure(current, baseline, check, rule)
     shown = ", ".join(f"{key}={value:.4g}" for key, value in details.items() if isinstance(value, float))
-    return CheckResult(check.name, check.kind, check.severity, passed, details=details,
-                       message="" if passed else f"{column} drifted from the reference: {shown}")
+    return CheckResult(
+        check.name,
+        check.kind,
+        check.severity,
+        passed,
+        details=details,
+        message="" if passed else f"{column} drifted from the reference: {shown}",
+    )
 
 
 def _numeric_drift(current, baseline, check: CheckRule, rule: ColumnRule) -> tuple[bool, dict]:
     statistic = ks_statistic(_as_floats(current, rule), _as_floats(baseline, rule))
     limit = check.params["max_ks"]
-    return statistic <= limit, {"ks_statistic": statistic, "max_ks": limit, "values": len(current),
-                                "reference_values": len(baseline)}
+    return statistic <= limit, {
+        "ks_statistic": statistic,
+        "max_ks": limit,
+        "values": len(current),
+        "reference_values": len(baseline),
+    }
 
 
 def _as_floats(values, rule: ColumnRule) -> np.ndarray:
@@ -301,8 +391,14 @@ def _categorical_drift(current, baseline, check: CheckRule, rule: ColumnRule) ->
 
 
 def skipped_result(check: CheckRule, why: str, passed: bool) -> CheckResult:
-    return CheckResult(check.name, check.kind, check.severity, passed, details={"skipped": why},
-                       message="" if passed else f"not evaluated: {why}")
+    return CheckResult(
+        check.name,
+        check.kind,
+        check.severity,
+        passed,
+        details={"skipped": why},
+        message="" if passed else f"not evaluated: {why}",
+    )
 
 
 TABLE_CHECKS: dict[str, Callable[[Table, CheckRule, np.ndarray], CheckResult]] = {

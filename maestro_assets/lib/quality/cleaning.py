@@ -33,8 +33,9 @@ def clean(valid: pd.DataFrame, rules: TableRules, keep: str = "first", latest_by
     if dropping:
         frame = frame[frame[dropping].notna().all(axis=1).to_numpy()]
     frame = _deduplicated(frame, rules, keep, latest_by)
-    return frame.assign(**{rule.name: _filled(frame[rule.name], rule) for rule in rules.columns
-                           if rule.name in frame.columns})
+    return frame.assign(
+        **{rule.name: _filled(frame[rule.name], rule) for rule in rules.columns if rule.name in frame.columns}
+    )
 
 
 def _typed(valid: pd.DataFrame, rules: TableRules) -> pd.DataFrame:
@@ -45,11 +46,15 @@ def _typed(valid: pd.DataFrame, rules: TableRules) -> pd.DataFrame:
         read = coerce_column(valid[rule.name], rule)
         if read.bad.any():
             example = valid[rule.name].iloc[np.flatnonzero(read.bad)[0]]
-            raise MaestroError(f"table {rules.table!r}: clean() takes validated rows, but {rule.name}="
-                               f"{example!r} is not a valid {rule.dtype}")
+            raise MaestroError(
+                f"table {rules.table!r}: clean() takes validated rows, but {rule.name}="
+                f"{example!r} is not a valid {rule.dtype}"
+            )
         if not rule.nullable and read.null.any():
-            raise MaestroError(f"table {rules.table!r}: clean() takes validated rows, but {rule.name} has "
-                               f"{int(read.null.sum())} null(s) and is not nullable")
+            raise MaestroError(
+                f"table {rules.table!r}: clean() takes validated rows, but {rule.name} has "
+                f"{int(read.null.sum())} null(s) and is not nullable"
+            )
         typed[rule.name] = read.values
     return valid.assign(**typed)
 

@@ -20,15 +20,30 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from pandas.api.types import (
-    is_bool_dtype, is_datetime64_any_dtype, is_integer_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype,
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_integer_dtype,
+    is_numeric_dtype,
+    is_object_dtype,
+    is_string_dtype,
 )
 
 from .dtypes import DtypeSpec, Family
 from .rules import ColumnRule
 
 NULL_WORDS = ("", "nan", "nat", "null", "none", "na", "n/a", "<na>")  # text read as null outside string columns
-BOOL_WORDS = {"true": True, "t": True, "yes": True, "y": True, "1": True,
-              "false": False, "f": False, "no": False, "n": False, "0": False}
+BOOL_WORDS = {
+    "true": True,
+    "t": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "false": False,
+    "f": False,
+    "no": False,
+    "n": False,
+    "0": False,
+}
 
 
 @dataclass
@@ -103,6 +118,7 @@ def _with_nulls(values: np.ndarray, missing: np.ndarray, storage):
 
 # --- numbers -----------------------------------------------------------------------------------
 
+
 def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(values, null, bad)``: values int64 when exact integers were received, else float64."""
     if is_integer_dtype(raw.dtype) or is_bool_dtype(raw.dtype):
@@ -114,8 +130,11 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return values, np.isnan(values), _none(raw)
     if _textual(raw):
         parsed = _to_numeric(raw)
-        values = parsed.to_numpy(dtype=np.int64) if is_integer_dtype(parsed.dtype) and not parsed.hasnans \
+        values = (
+            parsed.to_numpy(dtype=np.int64)
+            if is_integer_dtype(parsed.dtype) and not parsed.hasnans
             else parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
         null, bad = _parsed_masks(raw, _isna(parsed))
         return values, null, bad
     null = _isna(raw)  # datetimes and the like: not numbers
@@ -178,6 +197,7 @@ def read_booleans(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
 
 # --- text --------------------------------------------------------------------------------------
 
+
 def read_strings(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
     """Any received value has a text (numbers included); only nulls are nulls."""
     values = raw.array if raw.dtype == storage else pd.array(as_array(raw), dtype=storage)
@@ -196,6 +216,7 @@ def read_categories(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
 
 
 # --- timestamps --------------------------------------------------------------------------------
+
 
 def read_datetimes(raw: pd.Series, spec: DtypeSpec, storage) -> Coerced:
     if raw.dtype == storage:
@@ -232,16 +253,20 @@ def _zoned(values: np.ndarray) -> np.ndarray:
     ``-`` past the ``YYYY-MM-DD`` date, or a final ``Z``."""
     text = np.char.upper(np.char.strip(_as_text(values).to_numpy(dtype=str, na_value="")))
     past_date = len("YYYY-MM-DD")
-    return (np.char.endswith(text, "Z") | (np.char.rfind(text, "+") >= past_date)
-            | (np.char.rfind(text, "-") >= past_date))
+    return (
+        np.char.endswith(text, "Z") | (np.char.rfind(text, "+") >= past_date) | (np.char.rfind(text, "-") >= past_date)
+    )
 
 
 def _parse_datetimes(raw: pd.Series) -> pd.Series:
     try:
         return pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
-        return pd.Series([pd.to_datetime(value, errors="coerce", utc=True) for value in raw.to_numpy(dtype=object)],
-                         index=raw.index, dtype="datetime64[ns, UTC]")
+        return pd.Series(
+            [pd.to_datetime(value, errors="coerce", utc=True) for value in raw.to_numpy(dtype=object)],
+            index=raw.index,
+            dtype="datetime64[ns, UTC]",
+        )
 
 
 def _to_zone(values: pd.Series, spec: DtypeSpec) -> pd.Series:

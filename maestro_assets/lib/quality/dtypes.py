@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import pandas as pd
 from pandas.api.types import (
-    is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_integer_dtype, pandas_dtype,
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_integer_dtype,
+    pandas_dtype,
 )
 
 STRING_NAMES = ("string", "str")
@@ -71,7 +75,7 @@ def as_utc(value) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_dtype(declared: str) -> DtypeSpec:
     """Resolve a dtype name; ``ValueError`` names the dtype when it is unknown or unsupported."""
     if not isinstance(declared, str) or not declared:
@@ -84,8 +88,9 @@ def parse_dtype(declared: str) -> DtypeSpec:
         raise ValueError(f"unknown dtype {declared!r}") from None
     family = _family(dtype)
     if family is None:
-        raise ValueError(f"unsupported dtype {declared!r} (use an int, uint, float, bool, string, category "
-                         "or datetime64 dtype)")
+        raise ValueError(
+            f"unsupported dtype {declared!r} (use an int, uint, float, bool, string, category or datetime64 dtype)"
+        )
     return DtypeSpec(declared, family, dtype)
 
 

@@ -16,8 +16,9 @@ from .rules import CheckRule, Severity, TableRules
 from .schema import column_problems
 
 
-def validate(frame: pd.DataFrame, rules: TableRules, now: datetime | None = None,
-             reference: pd.DataFrame | None = None) -> ValidationResult:
+def validate(
+    frame: pd.DataFrame, rules: TableRules, now: datetime | None = None, reference: pd.DataFrame | None = None
+) -> ValidationResult:
     """Check ``frame`` against ``rules``.
 
     Rows failing a row-level check (schema, range, categorical, uniqueness, future timestamps)
@@ -29,15 +30,24 @@ def validate(frame: pd.DataFrame, rules: TableRules, now: datetime | None = None
     table = _read(frame, rules, now, reference)
     problems = column_problems(rules, {name: read.values.dtype for name, read in table.typed.items()})
     schema = [schema_rows(table, rule, problems.get(rule.name)) for rule in rules.columns]
-    flagged = {index: ROW_CHECKS[check.kind](table, check) for index, check in enumerate(rules.checks)
-               if check.kind in ROW_CHECKS and not _absent(table, check)}
+    flagged = {
+        index: ROW_CHECKS[check.kind](table, check)
+        for index, check in enumerate(rules.checks)
+        if check.kind in ROW_CHECKS and not _absent(table, check)
+    }
     failures = schema + list(flagged.values())  # one schema entry per declared column: never empty
     quarantined = np.logical_or.reduce([failure.mask for failure in failures])
     results = [failure.result(table) for failure in schema] + [_extra_columns(table)]
     for index, check in enumerate(rules.checks):
         results.extend(_results(table, index, check, flagged, ~quarantined))
-    return ValidationResult(rules.table, table.rows, _valid(table, ~quarantined),
-                            _quarantine(table, failures, quarantined), results, now=table.now.to_pydatetime())
+    return ValidationResult(
+        rules.table,
+        table.rows,
+        _valid(table, ~quarantined),
+        _quarantine(table, failures, quarantined),
+        results,
+        now=table.now.to_pydatetime(),
+    )
 
 
 def _read(frame: pd.DataFrame, rules: TableRules, now, reference) -> Table:
@@ -58,8 +68,9 @@ def _absent(table: Table, check: CheckRule) -> list[str]:
     return [column for column in check.targets if column not in table.typed]
 
 
-def _results(table: Table, index: int, check: CheckRule, flagged: dict[int, RowFailures],
-             valid: np.ndarray) -> list[CheckResult]:
+def _results(
+    table: Table, index: int, check: CheckRule, flagged: dict[int, RowFailures], valid: np.ndarray
+) -> list[CheckResult]:
     """Results of one declared check, in order: its row-level part, then its table-level part."""
     absent = _absent(table, check)
     if absent:
@@ -74,14 +85,21 @@ def _results(table: Table, index: int, check: CheckRule, flagged: dict[int, RowF
 def _extra_columns(table: Table) -> CheckResult:
     extra = [column for column in table.raw.columns if column not in table.rules.column_names]
     message = f"table {table.rules.table!r}: unexpected column(s) {', '.join(map(str, extra))} (kept)" if extra else ""
-    return CheckResult("schema:extra_columns", "schema", Severity.WARNING, passed=not extra,
-                       details={"extra_columns": extra}, message=message)
+    return CheckResult(
+        "schema:extra_columns",
+        "schema",
+        Severity.WARNING,
+        passed=not extra,
+        details={"extra_columns": extra},
+        message=message,
+    )
 
 
 def _valid(table: Table, keep: np.ndarray) -> pd.DataFrame:
     """The kept rows, declared columns typed, others as received, in the received order."""
-    columns = {name: table.typed[name].values if name in table.typed else table.received[name]
-               for name in table.raw.columns}
+    columns = {
+        name: table.typed[name].values if name in table.typed else table.received[name] for name in table.raw.columns
+    }
     return _frame(columns, table.raw.index, keep)
 
 
@@ -95,8 +113,12 @@ def _quarantine(table: Table, failures: list[RowFailures], quarantined: np.ndarr
         if hit.any():
             names[hit] = _appended(names[hit], failure.name, ",")
             reasons[hit] = _appended(reasons[hit], failure.reasons(positions[hit]), "; ")
-    return _frame({**table.received, FAILED_CHECKS: names, REASON: reasons}, table.raw.index, positions,
-                  taken=(FAILED_CHECKS, REASON))
+    return _frame(
+        {**table.received, FAILED_CHECKS: names, REASON: reasons},
+        table.raw.index,
+        positions,
+        taken=(FAILED_CHECKS, REASON),
+    )
 
 
 def _frame(columns: dict, index: pd.Index, rows: np.ndarray, taken: tuple = ()) -> pd.DataFrame:

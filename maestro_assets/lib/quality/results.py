@@ -30,9 +30,18 @@ class CheckResult:
     message: str = ""
 
     def to_dict(self) -> dict:
-        return jsonable({"name": self.name, "kind": self.kind, "severity": self.severity, "passed": self.passed,
-                         "failing_rows": self.failing_rows, "message": self.message, "examples": self.examples,
-                         "details": self.details})
+        return jsonable(
+            {
+                "name": self.name,
+                "kind": self.kind,
+                "severity": self.severity,
+                "passed": self.passed,
+                "failing_rows": self.failing_rows,
+                "message": self.message,
+                "examples": self.examples,
+                "details": self.details,
+            }
+        )
 
 
 @dataclass
@@ -46,8 +55,10 @@ class ValidationResult:
 
     def __post_init__(self):
         if self.rows_in != self.rows_valid + self.rows_quarantined:
-            raise AssertionError(f"table {self.table!r}: {self.rows_in} rows in but {self.rows_valid} valid + "
-                                 f"{self.rows_quarantined} quarantined")
+            raise AssertionError(
+                f"table {self.table!r}: {self.rows_in} rows in but {self.rows_valid} valid + "
+                f"{self.rows_quarantined} quarantined"
+            )
 
     @property
     def rows_valid(self) -> int:

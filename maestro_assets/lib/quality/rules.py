@@ -97,8 +97,9 @@ class ColumnRule:
             except ValueError as exc:
                 raise RulesError(str(exc)) from None
             if self.missing not in MISSING_POLICIES:
-                raise RulesError(f"unknown missing-value policy {self.missing!r} (use one of "
-                                 f"{', '.join(MISSING_POLICIES)})")
+                raise RulesError(
+                    f"unknown missing-value policy {self.missing!r} (use one of {', '.join(MISSING_POLICIES)})"
+                )
             if self.missing == "zero" and spec.family not in (Family.INTEGER, Family.FLOAT, Family.BOOLEAN):
                 raise RulesError(f"missing: zero needs a numeric or bool column, not {self.dtype}")
             if self.impute_value is not None and self.missing != "impute":
@@ -132,8 +133,9 @@ class CheckRule:
 
     def __post_init__(self):
         if self.kind in IMPLICIT_KINDS:
-            raise RulesError(f"{self.kind!r} checks are implicit (from `columns` and freshness checks); "
-                             "do not declare them")
+            raise RulesError(
+                f"{self.kind!r} checks are implicit (from `columns` and freshness checks); do not declare them"
+            )
         if self.kind not in KINDS:
             raise RulesError(f"unknown check kind {self.kind!r} (use one of {', '.join(KINDS)})")
         object.__setattr__(self, "severity", Severity.parse(self.severity))
@@ -188,8 +190,9 @@ def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             raise RulesError("`allowed` must be a non-empty list of values")
         params["allowed"] = tuple(allowed)
     if kind == "distribution" and not ({"max_ks", "max_psi", "min_p_value"} & set(params)):
-        raise RulesError("a distribution check needs `max_ks` (numeric columns) or `max_psi` / `min_p_value` "
-                         "(categorical columns)")
+        raise RulesError(
+            "a distribution check needs `max_ks` (numeric columns) or `max_psi` / `min_p_value` (categorical columns)"
+        )
     return params
 
 
@@ -230,8 +233,9 @@ class TableRules:
     def _resolved_check(self, index: int, check: CheckRule) -> CheckRule:
         if check.kind == "uniqueness" and not check.columns:
             if not self.keys:
-                raise RulesError(f"check {index + 1} ({check.name}): a uniqueness check needs `columns` "
-                                 "(or table `keys`)")
+                raise RulesError(
+                    f"check {index + 1} ({check.name}): a uniqueness check needs `columns` (or table `keys`)"
+                )
             check = replace(check, columns=self.keys)
         with _context(f"check {index + 1} ({check.name})"):
             for name in check.targets:
@@ -282,8 +286,9 @@ def _check_fits_column(check: CheckRule, column: ColumnRule) -> None:
         wanted = {"max_ks"} if spec.ordered else {"max_psi", "min_p_value"}
         wrong = set(check.params) - wanted
         if wrong:
-            raise RulesError(f"{', '.join(sorted(wrong))} does not apply to a {spec} column (use "
-                             f"{' / '.join(sorted(wanted))})")
+            raise RulesError(
+                f"{', '.join(sorted(wrong))} does not apply to a {spec} column (use {' / '.join(sorted(wanted))})"
+            )
 
 
 def _bound(value: Any, spec: DtypeSpec, name: str):
@@ -303,11 +308,11 @@ def _bound(value: Any, spec: DtypeSpec, name: str):
 
 def range_bounds(check: CheckRule, spec: DtypeSpec) -> tuple[Any, Any]:
     """``(min, max)`` of a range check, ``None`` for an open end, comparable with the column."""
-    return tuple(_bound(check.params[name], spec, name) if name in check.params else None
-                 for name in ("min", "max"))
+    return tuple(_bound(check.params[name], spec, name) if name in check.params else None for name in ("min", "max"))
 
 
 # --- loading -----------------------------------------------------------------------------------
+
 
 def load_rules(path_or_mapping: str | Path | Mapping[str, Any]) -> dict[str, TableRules]:
     """Rules of every table in a YAML file (or the mapping such a file holds), by table name."""
@@ -377,6 +382,8 @@ def _mapping(value: Any, what: str, allowed: frozenset[str] | None = None) -> Ma
     if allowed is not None:
         unknown = set(value) - allowed
         if unknown:
-            raise RulesError(f"unknown field(s) {', '.join(sorted(map(str, unknown)))} in {what} "
-                             f"(allowed: {', '.join(sorted(allowed))})")
+            raise RulesError(
+                f"unknown field(s) {', '.join(sorted(map(str, unknown)))} in {what} "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
     return value

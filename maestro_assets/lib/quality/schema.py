@@ -24,8 +24,10 @@ from .rules import TableRules
 @lru_cache(maxsize=128)
 def pandera_schema(rules: TableRules) -> pa.DataFrameSchema:
     """The columns of ``rules`` as a pandera schema (dtypes as stored once read, see ``ColumnRule.storage_dtype``)."""
-    columns = {rule.name: pa.Column(rule.storage_dtype, nullable=rule.nullable, required=rule.required)
-               for rule in rules.columns}
+    columns = {
+        rule.name: pa.Column(rule.storage_dtype, nullable=rule.nullable, required=rule.required)
+        for rule in rules.columns
+    }
     return pa.DataFrameSchema(columns, name=rules.table, strict=False)
 
 

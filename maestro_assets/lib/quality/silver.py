@@ -32,8 +32,9 @@ def bronze_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith("_")]
 
 
-def build_silver(bronze: pd.DataFrame, rules: TableRules, now: datetime | None = None,
-                 reference: pd.DataFrame | None = None) -> SilverPartition:
+def build_silver(
+    bronze: pd.DataFrame, rules: TableRules, now: datetime | None = None, reference: pd.DataFrame | None = None
+) -> SilverPartition:
     meta = bronze_columns(bronze)
     received = bronze.drop(columns=meta)
     if received.empty and received.columns.empty:  # a partition that had no rows at all: no columns either

@@ -46,8 +46,12 @@ def chi_square_p(counts: pd.Series, reference_counts: pd.Series) -> float:
     from scipy.stats import chi2_contingency
 
     categories = counts.index.union(reference_counts.index)
-    table = np.vstack([counts.reindex(categories, fill_value=0).to_numpy(),
-                       reference_counts.reindex(categories, fill_value=0).to_numpy()])
+    table = np.vstack(
+        [
+            counts.reindex(categories, fill_value=0).to_numpy(),
+            reference_counts.reindex(categories, fill_value=0).to_numpy(),
+        ]
+    )
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 1.0

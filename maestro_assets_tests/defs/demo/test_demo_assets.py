@@ -51,8 +51,9 @@ def test_demo_source_system_materializes_every_output(stores, maestro_home):
     assert export["total_count"] == len(export["workflow_runs"]) > 0
 
     repo = maestro_home / "demo" / "git" / "platform-service"
-    count = subprocess.run(["git", "-C", str(repo), "rev-list", "--all", "--count"],
-                           capture_output=True, text=True, check=True).stdout
+    count = subprocess.run(
+        ["git", "-C", str(repo), "rev-list", "--all", "--count"], capture_output=True, text=True, check=True
+    ).stdout
     assert int(count) >= 30
 
 

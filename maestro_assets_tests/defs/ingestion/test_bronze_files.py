@@ -16,8 +16,9 @@ def files_asset():
 
 def run(resource):
     with DagsterInstance.ephemeral() as instance:
-        return materialize([files_asset()], resources={"lake": resource}, partition_key=DAY,
-                           instance=instance, raise_on_error=False)
+        return materialize(
+            [files_asset()], resources={"lake": resource}, partition_key=DAY, instance=instance, raise_on_error=False
+        )
 
 
 def test_day_of_files_lands_and_a_bad_file_fails_loudly(maestro_home):

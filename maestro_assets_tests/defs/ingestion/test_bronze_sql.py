@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -37,10 +37,14 @@ def platform_env(request, maestro_home):
     env.update(MAESTRO_HOME=str(maestro_home), DAGSTER_HOME=str(maestro_home / "dagster"))
     if request.param == "postgres+s3":
         server = request.getfixturevalue("s3_credentials")
-        env.update(MAESTRO_DEMO_SOURCE_URL=request.getfixturevalue("postgres_url"),
-                   MAESTRO_LAKE_URL=request.getfixturevalue("s3_lake_url"), AWS_ENDPOINT_URL=server["endpoint_url"],
-                   AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
-                   AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"], AWS_REGION="us-east-1")
+        env.update(
+            MAESTRO_DEMO_SOURCE_URL=request.getfixturevalue("postgres_url"),
+            MAESTRO_LAKE_URL=request.getfixturevalue("s3_lake_url"),
+            AWS_ENDPOINT_URL=server["endpoint_url"],
+            AWS_ACCESS_KEY_ID=os.environ["AWS_ACCESS_KEY_ID"],
+            AWS_SECRET_ACCESS_KEY=os.environ["AWS_SECRET_ACCESS_KEY"],
+            AWS_REGION="us-east-1",
+        )
         source_url = env["MAESTRO_DEMO_SOURCE_URL"]
     else:
         source_url = f"sqlite:///{maestro_home / 'demo_source.db'}"
@@ -55,17 +59,28 @@ def platform_env(request, maestro_home):
 def dagster_materialize(env: dict, select: str, *partition_args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in env.items() if not k.startswith("_")}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "maestro_assets.definitions",
-         "--select", select, *partition_args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "maestro_assets.definitions",
+            "--select",
+            select,
+            *partition_args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
 def expected_rows_per_day(events: pd.DataFrame) -> dict[str, int]:
     days = pd.to_datetime(events["event_time"], utc=True).dt.strftime("%Y-%m-%d")
     counts = days.value_counts().to_dict()
-    return {d.strftime("%Y-%m-%d"): counts.get(d.strftime("%Y-%m-%d"), 0)
-            for d in pd.date_range(FIRST, LAST, freq="D")}
+    return {d.strftime("%Y-%m-%d"): counts.get(d.strftime("%Y-%m-%d"), 0) for d in pd.date_range(FIRST, LAST, freq="D")}
 
 
 def test_thirty_day_backfill_is_one_run_with_every_partition(platform_env, monkeypatch):
@@ -95,7 +110,9 @@ def test_thirty_day_backfill_is_one_run_with_every_partition(platform_env, monke
         assert metadata["records_read"].value == sum(expected.values())
         assert metadata["records_failed"].value == 0
         assert metadata["bytes"].value > 0
-        assert {"_ingested_at", "_source", "_batch_id"} <= {c.name for c in metadata["dagster/column_schema"].schema.columns}
+        assert {"_ingested_at", "_source", "_batch_id"} <= {
+            c.name for c in metadata["dagster/column_schema"].schema.columns
+        }
 
     # a re-run of one day replaces that partition: no duplicated rows
     again = dagster_materialize(env, "bronze/demo_db/task_events", "--partition", FIRST)
@@ -172,8 +189,10 @@ def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_the
     (no float rounding, NaN kept); a watermark with microseconds routes to its day."""
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE prices (id int PRIMARY KEY, at timestamptz NOT NULL, "
-                             "amount numeric(38, 10), ratio numeric, score double precision)")
+        conn.exec_driver_sql(
+            "CREATE TABLE prices (id int PRIMARY KEY, at timestamptz NOT NULL, "
+            "amount numeric(38, 10), ratio numeric, score double precision)"
+        )
         conn.exec_driver_sql("""INSERT INTO prices VALUES
             (1, '2026-03-01 23:59:59.999999+00', 12345678901234567890.0123456789, 0.1, 0.1),
             (2, '2026-03-02 00:00:00.000001+00', -0.0000000001, 'NaN', 2.5),
@@ -183,7 +202,7 @@ def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_the
     engine.dispose()
     source = Warehouse(postgres_url)
     spec = TableSource(source="db", kind="sql", table="prices", keys=("id",), watermark="at")
-    start, end = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 3, tzinfo=timezone.utc)
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
     batches = list(sql_batches(source, spec, start, end))
     rows = {row["id"]: row for batch in batches for row in batch.to_pylist()}
     assert {i: rows[i]["amount"] for i in rows} == expected
@@ -200,34 +219,57 @@ def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_the
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, maestro_home, monkeypatch, request):
-    url = (request.getfixturevalue("postgres_url") if database == "postgresql"
-           else f"sqlite:///{maestro_home / 'src.db'}")
+    url = (
+        request.getfixturevalue("postgres_url") if database == "postgresql" else f"sqlite:///{maestro_home / 'src.db'}"
+    )
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE orders (id integer PRIMARY KEY, placed_at timestamp, "
-                             "created timestamp NOT NULL)")
-        conn.exec_driver_sql("INSERT INTO orders VALUES (1, '2026-09-01 10:00:00', '2026-09-01 10:00:00'), "
-                             "(2, NULL, '2026-09-01 11:00:00'), (3, NULL, '2026-09-02 09:00:00'), "
-                             "(4, '2026-09-02 12:30:00.250', '2026-09-02 12:30:00')")
+        conn.exec_driver_sql(
+            "CREATE TABLE orders (id integer PRIMARY KEY, placed_at timestamp, created timestamp NOT NULL)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO orders VALUES (1, '2026-09-01 10:00:00', '2026-09-01 10:00:00'), "
+            "(2, NULL, '2026-09-01 11:00:00'), (3, NULL, '2026-09-02 09:00:00'), "
+            "(4, '2026-09-02 12:30:00.250', '2026-09-02 12:30:00')"
+        )
     engine.dispose()
     monkeypatch.setenv("SHOP_DB_URL", url)
-    config = parse_sources({"start_date": "2026-08-01", "sources": [{
-        "name": "shop", "kind": "sql", "connection_env": "SHOP_DB_URL",
-        "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
-    }]}, maestro_home / "sources.yaml")
+    config = parse_sources(
+        {
+            "start_date": "2026-08-01",
+            "sources": [
+                {
+                    "name": "shop",
+                    "kind": "sql",
+                    "connection_env": "SHOP_DB_URL",
+                    "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
+                }
+            ],
+        },
+        maestro_home / "sources.yaml",
+    )
     source = config.sources[0]
     spec = source.tables[0]
     db = Warehouse(url)
     assert rows_without_watermark(db, spec) == 2
-    assert rows_without_watermark(db, TableSource(source="shop", kind="sql", table="orders", keys=("id",),
-                                                  watermark="created")) == 0  # NOT NULL: not even counted
+    assert (
+        rows_without_watermark(
+            db, TableSource(source="shop", kind="sql", table="orders", keys=("id",), watermark="created")
+        )
+        == 0
+    )  # NOT NULL: not even counted
 
     asset = build_bronze_asset(source, spec)
     lake = LakeResource(url=str(maestro_home / "lake"))
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([asset], resources={"lake": lake}, instance=instance, tags={
-            ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"})
+        result = materialize(
+            [asset],
+            resources={"lake": lake},
+            instance=instance,
+            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"},
+        )
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     assert metadata["rows_per_partition"].value == {"2026-09-01": 1, "2026-09-02": 1}
     assert "2 row(s) of 'orders' have no 'placed_at' (NULL): they belong to no daily partition" in (
-        metadata["errors"].value)
+        metadata["errors"].value
+    )

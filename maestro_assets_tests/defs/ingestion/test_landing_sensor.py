@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import AssetKey, DagsterInstance, DailyPartitionsDefinition, build_sensor_context
@@ -165,8 +165,9 @@ def test_object_listed_again_is_not_reported_again(s3_env):
     first, cursor = tick(None, resource, instance)
     assert [(r.partition_key, r.tags["maestro/landing_objects"]) for r in first] == [("2026-09-01", "1")]
     for _ in range(3):  # later ticks list the same object again, also after a restart
-        again, cursor = tick(cursor, LakeResource(url=resource.url, endpoint_url=resource.endpoint_url),
-                             DagsterInstance.ephemeral())
+        again, cursor = tick(
+            cursor, LakeResource(url=resource.url, endpoint_url=resource.endpoint_url), DagsterInstance.ephemeral()
+        )
         assert again == []
     assert key in seen_of(cursor)
 
@@ -258,13 +259,18 @@ def test_objects_of_days_without_a_partition_start_no_run(local_env, capfd):
 def test_object_landing_today_is_not_lost(local_env, monkeypatch):
     lake, resource = local_env
     instance = DagsterInstance.ephemeral()
-    key = f"{PREFIX}upload-{datetime.now(timezone.utc):%H%M%S}.csv"  # no date=: its landing day is today
+    key = f"{PREFIX}upload-{datetime.now(UTC):%H%M%S}.csv"  # no date=: its landing day is today
     lake.put(key, b"event_id\n1\n")
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     first, cursor = tick(None, resource, instance)
     # tomorrow: today's partition exists
-    monkeypatch.setattr(sensors_module, "DAILY", DailyPartitionsDefinition(
-        start_date=sensors_module.DAILY.start.strftime("%Y-%m-%d"), timezone="UTC", end_offset=1))
+    monkeypatch.setattr(
+        sensors_module,
+        "DAILY",
+        DailyPartitionsDefinition(
+            start_date=sensors_module.DAILY.start.strftime("%Y-%m-%d"), timezone="UTC", end_offset=1
+        ),
+    )
     second, _ = tick(cursor, resource, instance)
     runs = [r for r in first + second if r.partition_key == today]
     assert len(runs) == 1 and runs[0].tags["maestro/landing_objects"] == "1"

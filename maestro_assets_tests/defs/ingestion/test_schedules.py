@@ -1,6 +1,6 @@
 """A daily schedule per declared source, asking for yesterday's partition of bronze and silver."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dagster import DagsterInstance, build_schedule_context
 
@@ -15,8 +15,9 @@ def test_every_source_has_a_daily_schedule_for_yesterday():
             schedule = defs.resolve_schedule_def(f"{source.name}_daily_schedule")
             assert schedule.cron_schedule == source.schedule
             context = build_schedule_context(
-                instance=instance, repository_def=defs.get_repository_def(),
-                scheduled_execution_time=datetime(2026, 9, 2, 2, 0, tzinfo=timezone.utc),
+                instance=instance,
+                repository_def=defs.get_repository_def(),
+                scheduled_execution_time=datetime(2026, 9, 2, 2, 0, tzinfo=UTC),
             )
             (request,) = schedule.evaluate_tick(context).run_requests
             assert request.partition_key == "2026-09-01"

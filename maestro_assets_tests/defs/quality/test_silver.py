@@ -24,12 +24,21 @@ def downstream_of_deployments() -> None:
 
 def deployments(n: int = 6, day: str = DAY) -> pd.DataFrame:
     at = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(range(n), unit="h")
-    return pd.DataFrame({
-        "deployment_id": range(1, n + 1), "project_id": [7] * n, "environment": ["production"] * n,
-        "sha": [f"{i:07x}" for i in range(n)], "deployed_at": at, "status": ["success"] * n,
-        "lead_time_hours": [float(i + 1) for i in range(n)], "restored_at": pd.NaT,
-        "_ingested_at": pd.Timestamp("2026-09-02", tz="UTC"), "_source": "demo_db", "_batch_id": "b-1",
-    })
+    return pd.DataFrame(
+        {
+            "deployment_id": range(1, n + 1),
+            "project_id": [7] * n,
+            "environment": ["production"] * n,
+            "sha": [f"{i:07x}" for i in range(n)],
+            "deployed_at": at,
+            "status": ["success"] * n,
+            "lead_time_hours": [float(i + 1) for i in range(n)],
+            "restored_at": pd.NaT,
+            "_ingested_at": pd.Timestamp("2026-09-02", tz="UTC"),
+            "_source": "demo_db",
+            "_batch_id": "b-1",
+        }
+    )
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -42,20 +51,22 @@ def lake(request, maestro_home):
 
 def run(lake, assets, partition=DAY):
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(assets, resources={"lake": lake}, partition_key=partition, instance=instance,
-                             raise_on_error=False)
+        result = materialize(
+            assets, resources={"lake": lake}, partition_key=partition, instance=instance, raise_on_error=False
+        )
         # every evaluation, also those of a step that failed on a blocking check
-        evaluations = [e.asset_check_evaluation_data for e in result.all_events
-                       if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        evaluations = [
+            e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
         checks = {e.check_name: e for e in evaluations}
         return result, checks
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_block_downstream(lake):
     frame = deployments()
-    frame.loc[1, "deployment_id"] = 1                      # duplicate key
-    frame.loc[2, "lead_time_hours"] = -5.0                 # out of range
-    frame.loc[3, "environment"] = "prod"                   # not an allowed value
+    frame.loc[1, "deployment_id"] = 1  # duplicate key
+    frame.loc[2, "lead_time_hours"] = -5.0  # out of range
+    frame.loc[3, "environment"] = "prod"  # not an allowed value
     frame.loc[4, "deployed_at"] = pd.Timestamp("2030-01-01", tz="UTC")  # in the future
     lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
 
@@ -141,8 +152,12 @@ def test_a_range_of_partitions_in_one_run(lake, maestro_home):
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([silver("deployments")], resources={"lake": lake}, instance=instance,
-                             tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]})
+        result = materialize(
+            [silver("deployments")],
+            resources={"lake": lake},
+            instance=instance,
+            tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]},
+        )
         assert result.success
         assert instance.get_materialized_partitions(AssetKey(["silver", "deployments"])) == set(days)
     assert PartitionKeyRange(days[0], days[-1])  # the range API the UI's backfill uses
