@@ -66,6 +66,9 @@ TABLE_KEYS = {
     "page_size",
     "rate_limit_per_second",
     "delimiter",
+    "encoding",
+    "header",
+    "timezone",
 }
 SOURCE_KEYS = {"name", "kind", "connection_env", "auth_env", "schedule", "tables", "description", "owner"}
 
@@ -85,6 +88,9 @@ class TableSource:
     prefix: str | None = None
     format: str | None = None
     delimiter: str = ","
+    encoding: str = "utf-8"  # landed CSV / JSON-lines files are decoded with this codec
+    header: bool = True  # False: the CSV has no header line; columns are named column_1, column_2 …
+    timezone: str = "UTC"  # the zone of naive (offset-less) watermark values
     path: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # REST pagination options
     upstream: tuple[str, ...] = ()  # asset keys ("demo/task_events") the source reads from, for lineage
@@ -259,6 +265,9 @@ def _parse_table(source: str, kind: str, entry: Any, where: str) -> TableSource:
         prefix=prefix,
         format=fmt,
         delimiter=delimiter,
+        encoding=str(entry.get("encoding", "utf-8")),
+        header=bool(entry.get("header", True)),
+        timezone=str(entry.get("timezone", "UTC")),
         path=path,
         options=options,
         upstream=upstream,
