@@ -28,6 +28,9 @@ ENV_LAKE_URL = "MAESTRO_LAKE_URL"
 ENV_S3_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_MLFLOW_URI = "MLFLOW_TRACKING_URI"
 ENV_FEATURE_REPO = "MAESTRO_FEATURE_REPO"
+ENV_SOURCES = "MAESTRO_SOURCES"
+ENV_QUALITY_RULES = "MAESTRO_QUALITY_RULES"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env(name: str) -> str | None:
@@ -81,6 +84,16 @@ def mlflow_tracking_uri() -> str:
 
 def feature_repo_path() -> str:
     return _env(ENV_FEATURE_REPO) or default_feature_repo()
+
+
+def sources_file() -> Path:
+    """The declared sources (default: the demo's ``sources.yaml`` in the package)."""
+    return Path(_env(ENV_SOURCES) or PACKAGE_ROOT / "sources.yaml")
+
+
+def quality_rules_file() -> Path:
+    """The silver rules (default: the demo's ``quality_rules.yaml`` in the package)."""
+    return Path(_env(ENV_QUALITY_RULES) or PACKAGE_ROOT / "quality_rules.yaml")
 
 
 ENV_DEMO_SOURCE_URL = "MAESTRO_DEMO_SOURCE_URL"

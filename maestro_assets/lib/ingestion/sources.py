@@ -11,13 +11,13 @@
             keys: [event_id]
             watermark: event_time     # incremental by this column, one daily partition per day
             columns: {hours_logged: hours}   # optional renaming, source name → bronze name
+          - table: public.SeattleWeather    # schema-qualified, mixed case: bronze name seattle_weather
           - table: users              # no watermark: a full snapshot, unpartitioned
             keys: [user_id]
       - name: landing
         kind: files
         tables:
-          - {table: task_events_drop, prefix: landing/task_events/, format: csv, keys: [event_id],
-             watermark: event_time}
+          - {table: task_events_drop, prefix: landing/task_events/, format: csv, keys: [event_id]}
       - name: github
         kind: rest
         connection_env: MAESTRO_GITHUB_API_URL
@@ -25,75 +25,161 @@
         tables:
           - {table: workflow_runs, path: /actions/runs, pagination: link, records_path: workflow_runs, keys: [id]}
 
-Every name that will reach SQL, a lake key or an asset key is checked here, so a declared table
-such as ``users; DROP TABLE users`` is refused with a message naming the file, source and table.
+The models below are the file's format (``extra="forbid"``: an unknown setting is an error), and
+:func:`sources_json_schema` is the JSON Schema editors use to check the YAML. Every error names
+the file, the source and table entry, and the setting.
+
+Names: a SQL table is declared as the source database calls it (``table: public.Weather``) and
+is looked up in the live catalog and quoted by the dialect, never formatted into SQL. Its bronze
+name — the asset key ``bronze/<source>/<name>`` and the lake path — is ``name`` if given, else
+the table's name in snake case (``public.SeattleWeather`` → ``seattle_weather``).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import MaestroError
-from ..settings import env_default
+from ..settings import ENV_SOURCES, env_default, sources_file
 
-ENV_SOURCES = "MAESTRO_SOURCES"
-DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[2] / "sources.yaml"
-KINDS = ("sql", "files", "rest")
-FORMATS = ("csv", "jsonl", "parquet")
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# a database object's name as the catalog spells it: no quotes, separators or control characters
+CATALOG_NAME = re.compile(r"^[^\x00-\x1f\"'`;\\/]{1,128}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_=.\-/]+/$")
-TABLE_KEYS = {
-    "table",
-    "keys",
-    "watermark",
-    "columns",
-    "prefix",
-    "format",
-    "path",
-    "pagination",
-    "upstream",
-    "records_path",
-    "params",
-    "page_size",
-    "rate_limit_per_second",
-    "delimiter",
-    "encoding",
-    "header",
-    "timezone",
-}
-SOURCE_KEYS = {"name", "kind", "connection_env", "auth_env", "schedule", "tables", "description", "owner"}
+ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+ASSET_PATH = re.compile(r"^[a-z_][a-z0-9_]*(/[a-z_][a-z0-9_]*)*$")
+REST_OPTIONS = ("pagination", "records_path", "params", "page_size", "rate_limit_per_second")
+Kind = Literal["sql", "files", "rest"]
 
 
 class SourceConfigError(MaestroError):
-    """The sources file is wrong: the message names the file, the source and the table."""
+    """The sources file is wrong: the message names the file, the source, the table and the setting."""
 
 
-@dataclass(frozen=True)
-class TableSource:
-    source: str
-    kind: str
-    table: str
-    keys: tuple[str, ...] = ()
-    watermark: str | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
-    prefix: str | None = None
-    format: str | None = None
-    delimiter: str = ","
-    encoding: str = "utf-8"  # landed CSV / JSON-lines files are decoded with this codec
-    header: bool = True  # False: the CSV has no header line; columns are named column_1, column_2 …
-    timezone: str = "UTC"  # the zone of naive (offset-less) watermark values
-    path: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)  # REST pagination options
-    upstream: tuple[str, ...] = ()  # asset keys ("demo/task_events") the source reads from, for lineage
+def _matches(pattern: re.Pattern, value: str, what: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"{what} {value!r} is not allowed (must match {pattern.pattern})")
+    return value
+
+
+def snake_case(name: str) -> str:
+    """``SeattleWeather`` → ``seattle_weather``; ``Order Details`` → ``order_details``."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    name = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return f"t_{name}" if name[:1].isdigit() else name
+
+
+class TableSource(BaseModel):
+    """One declared table: where it comes from, how it is read, what it is called in the lake."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(description="the source's name (set from the enclosing source entry)")
+    kind: Kind = Field(description="the source's kind (set from the enclosing source entry)")
+    source_table: str = Field(
+        alias="table",
+        description="the table as the source names it: a SQL table ([schema.]name, any case, checked against "
+        "the live catalog) or, for files and rest sources, a lower-case name",
+    )
+    table: str = Field(
+        default="",
+        alias="name",
+        description="bronze name (asset key bronze/<source>/<name>, lake path); "
+        "default: the table's name in snake case",
+    )
+    db_schema: str | None = Field(default=None, alias="schema", description="SQL schema, if not in `table`")
+    keys: tuple[str, ...] = Field(default=(), description="columns that identify a row (deduplication)")
+    watermark: str | None = Field(default=None, description="timestamp column: daily partitions by its day")
+    timezone: str = Field(default="UTC", description="zone of watermark values written without an offset")
+    columns: dict[str, str] = Field(default_factory=dict, description="renames, source column → bronze column")
+    prefix: str | None = Field(default=None, description="files: the landing prefix in the lake, ending in /")
+    format: Literal["csv", "jsonl", "parquet"] | None = Field(default=None, description="files: the file format")
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="csv: the field delimiter")
+    encoding: str = Field(default="utf-8", description="csv/jsonl: the text encoding (a Python codec name)")
+    header: bool = Field(default=True, description="csv: False when the first line is data (columns column_1 …)")
+    bad_files: Literal["ERROR", "WARNING"] = Field(
+        default="ERROR",
+        description="files: severity of the check that fails when a landed file cannot be read "
+        "(ERROR blocks downstream assets; the day's good files land either way)",
+    )
+    path: str | None = Field(default=None, description="rest: path appended to the source URL")
+    pagination: Literal["page", "offset", "cursor", "link", "none"] | None = None
+    records_path: str | None = Field(default=None, description="rest: where the records are in a page")
+    params: dict[str, Any] | None = Field(default=None, description="rest: query parameters ({start}, {end})")
+    page_size: int | None = Field(default=None, gt=0)
+    rate_limit_per_second: float | None = Field(default=None, gt=0)
+    upstream: tuple[str, ...] = Field(default=(), description="asset keys (a/b) the source reads from, for lineage")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_names(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        raw = dict(raw)
+        declared = raw.get("table")
+        if isinstance(declared, str) and raw.get("kind") == "sql":
+            _matches(CATALOG_NAME, declared, "table")
+            if raw.get("schema") is None and "." in declared:
+                raw["schema"], raw["table"] = declared.split(".", 1)
+                declared = raw["table"]
+        if isinstance(declared, str) and not raw.get("name"):
+            raw["name"] = snake_case(declared) if raw.get("kind") == "sql" else declared
+        return raw
+
+    @model_validator(mode="after")
+    def _check(self) -> TableSource:
+        _matches(NAME, self.table, "bronze name" if self.kind == "sql" else "table name")
+        if self.kind == "sql":
+            _matches(CATALOG_NAME, self.source_table, "table")
+            if self.db_schema is not None:
+                _matches(CATALOG_NAME, self.db_schema, "schema")
+        if self.kind == "files":
+            if self.prefix is None or not PREFIX.match(self.prefix):
+                raise ValueError(f"a files table needs prefix, a lake prefix ending in / (got {self.prefix!r})")
+            if self.format is None:
+                raise ValueError("a files table needs format: csv, jsonl or parquet")
+        if self.kind == "rest" and not self.path:
+            raise ValueError("a rest table needs path (appended to the source URL)")
+        for what, names in (
+            ("key column", self.keys),
+            ("source column", self.columns),
+            ("bronze column", self.columns.values()),
+        ):
+            for name in names:
+                _matches(COLUMN, name, what)
+        if self.watermark is not None:
+            _matches(COLUMN, self.watermark, "watermark column")
+        for key in self.upstream:
+            _matches(ASSET_PATH, key, "upstream asset key")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"encoding {value!r} is not a known codec (e.g. utf-8, utf-16, latin-1)") from None
+        return value
 
     @property
     def partitioned(self) -> bool:
@@ -101,23 +187,63 @@ class TableSource:
         return self.watermark is not None or self.kind == "files"
 
     @property
-    def asset_name(self) -> str:
-        return f"{self.source}__{self.table}"
+    def options(self) -> dict[str, Any]:
+        """The REST pagination options that are set."""
+        return {k: getattr(self, k) for k in REST_OPTIONS if getattr(self, k) is not None}
+
+    @property
+    def qualified_name(self) -> str:
+        """``source/table``: how the table is named in the lake, the rules and messages."""
+        return f"{self.source}/{self.table}"
 
     def bronze_name(self, column: str) -> str:
         return self.columns.get(column, column)
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(BaseModel):
+    """One declared source: a database, a landing prefix or a REST API, and its tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: str
-    kind: str
-    tables: tuple[TableSource, ...]
-    connection_env: str | None = None
-    auth_env: str | None = None
-    schedule: str = "0 2 * * *"
+    kind: Kind
+    tables: tuple[TableSource, ...] = Field(min_length=1)
+    connection_env: str | None = Field(default=None, description="environment variable holding the URL")
+    auth_env: str | None = Field(default=None, description="rest: variable holding the Authorization header")
+    schedule: str = Field(default="0 2 * * *", description="cron (UTC) of the daily ingestion schedule")
     description: str = ""
     owner: str = "team:data-platform"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tables_know_their_source(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("tables"), list):
+            for entry in raw["tables"]:
+                if isinstance(entry, dict) and ({"source", "kind"} & set(entry)):
+                    raise ValueError("a table entry takes its source and kind from the source it is listed under")
+            raw = {
+                **raw,
+                "tables": [
+                    {**t, "source": raw.get("name"), "kind": raw.get("kind")} if isinstance(t, dict) else t
+                    for t in raw["tables"]
+                ],
+            }
+        return raw
+
+    @model_validator(mode="after")
+    def _check(self) -> Source:
+        _matches(NAME, self.name, "source name")
+        for setting in ("connection_env", "auth_env"):
+            value = getattr(self, setting)
+            if value is not None:
+                _matches(ENV_VAR, value, setting)
+        if self.kind in ("sql", "rest") and not self.connection_env:
+            raise ValueError(f"a {self.kind} source needs connection_env (the variable holding its URL)")
+        names = [t.table for t in self.tables]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"bronze names repeat: {repeated} (give one of the tables a `name:`)")
+        return self
 
     def connection(self, default: str | None = None) -> str:
         """The connection URL from the source's environment variable (never from the file)."""
@@ -132,21 +258,28 @@ class Source:
         )
 
 
-@dataclass(frozen=True)
-class SourcesConfig:
-    path: Path
-    start_date: date
+class SourcesConfig(BaseModel):
+    """The sources file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path = Field(default=Path("sources.yaml"), exclude=True)
+    start_date: date = Field(default=date(2026, 1, 1), description="first daily partition (YYYY-MM-DD)")
     sources: tuple[Source, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> SourcesConfig:
+        names = [s.name for s in self.sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names repeat: {repeated}")
+        return self
 
     def tables(self) -> list[TableSource]:
         return [t for s in self.sources for t in s.tables]
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
-
-
-def sources_file() -> Path:
-    return Path(os.environ.get(ENV_SOURCES) or DEFAULT_SOURCES_FILE)
 
 
 def load_sources(path: str | Path | None = None) -> SourcesConfig:
@@ -161,114 +294,53 @@ def load_sources(path: str | Path | None = None) -> SourcesConfig:
 
 
 def parse_sources(raw: Any, path: Path) -> SourcesConfig:
-    where = str(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
-        raise SourceConfigError(f"{where}: expected a mapping with a 'sources' list")
+        raise SourceConfigError(f"{path}: expected a mapping with a 'sources' list")
     try:
-        start = date.fromisoformat(str(raw.get("start_date", "2026-01-01")))
-    except ValueError:
-        raise SourceConfigError(f"{where}: start_date {raw.get('start_date')!r} is not YYYY-MM-DD") from None
-    sources = [_parse_source(entry, where) for entry in raw["sources"]]
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        raise SourceConfigError(f"{where}: source names repeat: {sorted(n for n in names if names.count(n) > 1)}")
-    return SourcesConfig(path, start, tuple(sources))
+        return SourcesConfig.model_validate({**raw, "path": path})
+    except ValidationError as exc:
+        raise SourceConfigError(_explain(exc, raw, path)) from None
 
 
-def _check(pattern: re.Pattern, value: Any, what: str, where: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise SourceConfigError(f"{where}: {what} {value!r} is not allowed (must match {pattern.pattern})")
-    return value
+def _explain(exc: ValidationError, raw: dict, path: Path) -> str:
+    """The first error as one sentence: file, source entry, table entry, setting, problem."""
+    error = exc.errors()[0]
+    loc = list(error["loc"])
+    where = [str(path)]
+    node: Any = raw
+    setting = []
+    while loc:
+        step = loc.pop(0)
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+            if step not in ("sources", "tables") or not loc:  # list names are settings only at the end
+                setting.append(str(step))
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+            if isinstance(node, dict):
+                what = "source" if "kind" in node and "tables" in node else "table"
+                label = node.get("name") if what == "source" else node.get("table")
+                where.append(f"{what} {label!r}" if isinstance(label, str) else f"{what} #{step + 1}")
+        else:
+            if isinstance(step, str) and not step.startswith(("function-", "model")):
+                setting.append(step)
+            break
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting"
+    elif error["type"] == "missing":
+        message = "missing (required)"
+    text = ", ".join(where)
+    return f"{text}: {'.'.join(setting) + ': ' if setting else ''}{message}"
 
 
-def _named_entry(entry: Any, what: str, name_key: str, allowed: set[str], where: str) -> tuple[str, str]:
-    """Check a source or table entry's shape and name; return (name, where-it-is for messages)."""
-    if not isinstance(entry, dict):
-        raise SourceConfigError(f"{where}: each {what} must be a mapping, got {entry!r}")
-    name = _check(NAME, entry.get(name_key), f"{what} name", where)
-    here = f"{where}, {what} {name!r}"
-    unknown = set(entry) - allowed
-    if unknown:
-        raise SourceConfigError(f"{here}: unknown settings {sorted(unknown)}")
-    return name, here
-
-
-def _parse_source(entry: Any, where: str) -> Source:
-    name, here = _named_entry(entry, "source", "name", SOURCE_KEYS, where)
-    kind = entry.get("kind")
-    if kind not in KINDS:
-        raise SourceConfigError(f"{here}: kind {kind!r} is not one of {KINDS}")
-    for env_key in ("connection_env", "auth_env"):
-        if entry.get(env_key) is not None:
-            _check(re.compile(r"^[A-Z_][A-Z0-9_]*$"), entry[env_key], env_key, here)
-    if kind in ("sql", "rest") and not entry.get("connection_env"):
-        raise SourceConfigError(f"{here}: a {kind} source needs connection_env (the variable holding its URL)")
-    tables = entry.get("tables")
-    if not isinstance(tables, list) or not tables:
-        raise SourceConfigError(f"{here}: 'tables' must be a non-empty list")
-    parsed = tuple(_parse_table(name, kind, t, here) for t in tables)
-    table_names = [t.table for t in parsed]
-    if len(set(table_names)) != len(table_names):
-        raise SourceConfigError(f"{here}: table names repeat")
-    return Source(
-        name=name,
-        kind=kind,
-        tables=parsed,
-        connection_env=entry.get("connection_env"),
-        auth_env=entry.get("auth_env"),
-        schedule=str(entry.get("schedule", "0 2 * * *")),
-        description=str(entry.get("description", "")),
-        owner=str(entry.get("owner", "team:data-platform")),
-    )
-
-
-def _parse_table(source: str, kind: str, entry: Any, where: str) -> TableSource:
-    table, here = _named_entry(entry, "table", "table", TABLE_KEYS, where)
-    keys = tuple(_check(COLUMN, k, "key column", here) for k in entry.get("keys", []))
-    watermark = entry.get("watermark")
-    if watermark is not None:
-        _check(COLUMN, watermark, "watermark column", here)
-    columns = entry.get("columns") or {}
-    if not isinstance(columns, dict):
-        raise SourceConfigError(f"{here}: 'columns' must map source names to bronze names")
-    for old, new in columns.items():
-        _check(COLUMN, old, "source column", here)
-        _check(COLUMN, new, "bronze column", here)
-    prefix = entry.get("prefix")
-    fmt = entry.get("format")
-    if kind == "files":
-        _check(PREFIX, prefix, "prefix (ending in /)", here)
-        if fmt not in FORMATS:
-            raise SourceConfigError(f"{here}: format {fmt!r} is not one of {FORMATS}")
-    delimiter = entry.get("delimiter", ",")
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise SourceConfigError(f"{here}: delimiter must be one character")
-    options = {
-        k: entry[k]
-        for k in ("pagination", "records_path", "params", "page_size", "rate_limit_per_second")
-        if k in entry
-    }
-    path = entry.get("path")
-    if kind == "rest" and not isinstance(path, str):
-        raise SourceConfigError(f"{here}: a rest table needs 'path' (appended to the source URL)")
-    upstream = tuple(
-        _check(re.compile(r"^[a-z_][a-z0-9_]*(/[a-z_][a-z0-9_]*)*$"), u, "upstream asset key", here)
-        for u in entry.get("upstream", [])
-    )
-    return TableSource(
-        source=source,
-        kind=kind,
-        table=table,
-        keys=keys,
-        watermark=watermark,
-        columns=dict(columns),
-        prefix=prefix,
-        format=fmt,
-        delimiter=delimiter,
-        encoding=str(entry.get("encoding", "utf-8")),
-        header=bool(entry.get("header", True)),
-        timezone=str(entry.get("timezone", "UTC")),
-        path=path,
-        options=options,
-        upstream=upstream,
-    )
+def sources_json_schema() -> dict:
+    """The JSON Schema of the sources file (what editors check the YAML against)."""
+    schema = SourcesConfig.model_json_schema(by_alias=True)
+    table = schema["$defs"]["TableSource"]
+    for injected in ("source", "kind"):  # set from the enclosing source entry, not written in the file
+        table["properties"].pop(injected, None)
+        table["required"] = [r for r in table.get("required", []) if r != injected]
+    schema["$defs"]["Source"]["properties"]["tables"]["items"] = {"$ref": "#/$defs/TableSource"}
+    schema["title"] = "Maestro sources file"
+    return schema

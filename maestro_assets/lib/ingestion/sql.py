@@ -48,7 +48,7 @@ def extraction_query(
     million rows of one NUMERIC column.
     """
     try:
-        table = source_db.table(spec.table)
+        table = source_db.table(spec.source_table, spec.db_schema)
         for name in (*spec.keys, *spec.columns):
             source_db.column(table, name)
     except UnknownIdentifierError as exc:
@@ -94,7 +94,7 @@ def rows_without_watermark(source_db: Warehouse, spec: TableSource) -> int:
     """Rows whose watermark is NULL: they belong to no daily partition, so no run extracts them.
     Counted only when the catalog says the column may be NULL (no query for a NOT NULL column); an
     index on the watermark, which incremental extraction wants anyway, serves ``IS NULL`` too."""
-    table = source_db.table(spec.table)
+    table = source_db.table(spec.source_table, spec.db_schema)
     watermark = source_db.column(table, spec.watermark)
     if not watermark.nullable:
         return 0

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
@@ -152,11 +153,42 @@ def test_extraction_query_uses_only_catalog_names(tmp_path):
     assert batches[0].column_names == ["id", "event_at"]
 
 
-@pytest.mark.parametrize("table", ["users; DROP TABLE users", "Users", "users--", "../etc"])
+@pytest.mark.parametrize("table", ["users; DROP TABLE users", "../etc", 'users"x', "a\\b"])
 def test_hostile_declared_table_name_is_refused(table):
     raw = {"sources": [{"name": "db", "kind": "sql", "connection_env": "DB_URL", "tables": [{"table": table}]}]}
-    with pytest.raises(SourceConfigError, match=r"sources.yaml, source 'db': table name .* is not allowed"):
+    with pytest.raises(SourceConfigError, match=r"sources.yaml, source 'db', table .*: table .* is not allowed"):
         parse_sources(raw, Path("sources.yaml"))
+
+
+def test_mixed_case_and_schema_qualified_tables_come_from_the_live_catalog(tmp_path):
+    """`public.SeattleWeather` on PostgreSQL-style names and `SeattleWeather` on SQLite: found in the
+    catalog, quoted by the dialect; a name that only looks like one (`users--`) is not in the catalog."""
+    db = Warehouse(f"sqlite:///{tmp_path / 'src.db'}")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text('CREATE TABLE "SeattleWeather" ("Date" TEXT, "TempMax" REAL)'))
+        conn.execute(sa.text("INSERT INTO \"SeattleWeather\" VALUES ('2012-01-01', 12.8), ('2012-01-02', 10.6)"))
+    raw = {
+        "sources": [
+            {
+                "name": "db",
+                "kind": "sql",
+                "connection_env": "DB_URL",
+                "tables": [
+                    {"table": "SeattleWeather"},
+                    {"table": "main.SeattleWeather", "name": "weather_main"},
+                    {"table": "users--"},
+                ],
+            }
+        ]
+    }
+    plain, qualified, lookalike = parse_sources(raw, Path("sources.yaml")).tables()
+    assert (plain.table, plain.source_table, plain.db_schema) == ("seattle_weather", "SeattleWeather", None)
+    assert (qualified.table, qualified.source_table, qualified.db_schema) == ("weather_main", "SeattleWeather", "main")
+    for spec in (plain, qualified):
+        rows = pa.concat_tables(list(sql_batches(db, spec)))
+        assert rows.column_names == ["Date", "TempMax"] and rows.num_rows == 2
+    with pytest.raises(UnknownIdentifierError, match="users--"):
+        list(sql_batches(db, lookalike))
 
 
 def test_prefetch_keeps_order_bounds_memory_and_raises_errors():
