@@ -1,8 +1,10 @@
 """``maestro`` — the platform from the command line.
 
-maestro check                 check every setting and print what is in use
+maestro check                 check every setting and every declared source, print what is in use
 maestro seed [--scale S]      (re)generate the demo source system (an asset group)
 maestro demo [--scale S]      seed if absent, then materialize every asset and summarize
+maestro materialize --select SELECTION [--partition D | --from D --to D]
+                              materialize assets through the instance in DAGSTER_HOME (the UI shows the run)
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from .lib import settings
 from .lib.errors import ConfigurationError, MaestroError
 
 DEMO_GROUP = "demo_source_system"
-UI_HINT = "Open the UI: `make ui`, then http://127.0.0.1:3000 (DAGSTER_HOME={home})"
+UI_HINT = "Open the UI: `make ui`, then http://127.0.0.1:{port} (DAGSTER_HOME={home})"
+
+
+def ui_port() -> str:
+    """The port `make ui` serves on (PORT, as the Makefile reads it)."""
+    return os.environ.get("PORT", "").strip() or "3000"
 
 
 def _resources():
@@ -54,14 +61,14 @@ def _report_failures(summary) -> None:
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
     if summary.errors:
-        print(f"  (run {summary.run_id}: full logs in the Dagster UI)", file=sys.stderr)
+        print(f"  (run {summary.run_id}: full logs in the Dagster UI, or rerun with --debug)", file=sys.stderr)
 
 
 def cmd_seed(args) -> int:
     from .platform_runner import ensure_dagster_home, preflight
 
     ensure_dagster_home()
-    preflight(_resources())
+    preflight(_resources(), sources=False)  # the demo's source tables are what seeding creates
     return _seed(args.scale, args.seed)
 
 
@@ -69,13 +76,13 @@ def _seeded(scale: float, seed: int) -> bool:
     """The demo group is materialized in this instance, at this scale and seed, and its tables exist."""
     from dagster import DagsterInstance
 
-    from .defs.demo.assets import TABLE_KEYS
+    from .defs.demo.assets import DEMO_TABLE_KEYS
     from .lib.demo import TABLES
 
-    if not all(_resources()["demo_source_db"].get().has_table(t) for t in TABLES):
+    if not all(_resources()["demo_source_db"].client().has_table(t) for t in TABLES):
         return False
     with DagsterInstance.get() as instance:
-        event = instance.get_latest_materialization_event(TABLE_KEYS[TABLES[0]])
+        event = instance.get_latest_materialization_event(DEMO_TABLE_KEYS[TABLES[0]])
     if event is None or event.asset_materialization is None:
         return False
     meta = event.asset_materialization.metadata
@@ -86,12 +93,14 @@ def cmd_demo(args) -> int:
     from .platform_runner import ensure_dagster_home, keys_in_groups, materialize, preflight, run_stages
 
     home = ensure_dagster_home()
-    for line in preflight(_resources()):
+    for line in preflight(_resources(), sources=False):
         print(line)
     if _seeded(args.scale, args.seed):
         print("demo source system already seeded")
     elif (code := _seed(args.scale, args.seed)) != 0:
         return code
+    for line in _source_lines():
+        print(line)
     rest = keys_in_groups([DEMO_GROUP], exclude=True)
     started = time.monotonic()
     window = demo_partition_range()
@@ -115,18 +124,80 @@ def cmd_demo(args) -> int:
     print(f"  checks passed       : {passed}")
     print(f"  checks failed       : {len(failed)}" + (f" ({', '.join(failed)})" if failed else ""))
     print(f"  warnings            : {len(warned)}" + (f" ({', '.join(warned)})" if warned else ""))
-    print("  " + UI_HINT.format(home=home))
+    print("  " + UI_HINT.format(home=home, port=ui_port()))
     return 0 if ok else 1
+
+
+def _source_lines() -> list[str]:
+    from .defs.config import SOURCES
+    from .lib.ingestion.check import check_sources
+
+    return check_sources(SOURCES, _resources()["lake"].client())
+
+
+def cmd_materialize(args) -> int:
+    """Materialize a selection in one run per stage, through the instance the UI reads."""
+    from dagster import AssetSelection
+
+    from .definitions import defs
+    from .platform_runner import ensure_dagster_home, materialize, run_stages
+
+    home = ensure_dagster_home()
+    graph = defs.resolve_asset_graph()
+    try:
+        keys = AssetSelection.from_string(args.select).resolve(graph)
+    except Exception as exc:  # Dagster's parser names what it could not read
+        raise MaestroError(f"--select {args.select!r}: {exc}") from None
+    if not keys:
+        raise MaestroError(
+            f"--select {args.select!r} selects no asset (see the asset keys in the UI or `dg list defs`)"
+        )
+    window = _partition_range(args)
+    partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
+    if partitioned and window is None:
+        raise MaestroError(f"{partitioned[0].to_user_string()} is partitioned: give --partition D or --from D --to D")
+    if window is not None and not partitioned:
+        raise MaestroError(f"--select {args.select!r} selects no partitioned asset: drop --partition/--from/--to")
+    ok = True
+    for stage, is_partitioned in run_stages(sorted(keys, key=lambda k: k.to_user_string())):
+        summary = materialize(stage, partition_range=window if is_partitioned else None)
+        _report_failures(summary)
+        days = f" for {window[0]}..{window[1]}" if is_partitioned else ""
+        print(
+            f"run {summary.run_id}: {'succeeded' if summary.success else 'FAILED'} — "
+            f"{len(set(summary.materialized))} asset(s){days}, {len(summary.checks_passed)} checks passed, "
+            f"{len(summary.checks_failed)} failed, {len(summary.checks_warned)} warned"
+        )
+        ok = ok and summary.success
+    print(UI_HINT.format(home=home, port=ui_port()))
+    return 0 if ok else 1
+
+
+def _partition_range(args) -> tuple[str, str] | None:
+    from datetime import date
+
+    if args.partition and (args.start or args.end):
+        raise MaestroError("give either --partition D or --from D --to D, not both")
+    if bool(args.start) != bool(args.end):
+        raise MaestroError("--from and --to go together")
+    first, last = (args.partition, args.partition) if args.partition else (args.start, args.end)
+    if not first:
+        return None
+    for option, value in (("--from/--partition", first), ("--to", last)):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise MaestroError(f"{option} {value!r} is not a day (YYYY-MM-DD)") from None
+    if last < first:
+        raise MaestroError(f"--to {last} is before --from {first}")
+    return first, last
 
 
 def demo_partition_range() -> tuple[str, str]:
     """The daily partitions that hold the demo's data: its whole 90-day window."""
-    from datetime import timedelta
+    from .lib.demo.generator import demo_days
 
-    from .lib.demo.generator import DEFAULT_END_DATE, WINDOW_DAYS
-
-    first = DEFAULT_END_DATE - timedelta(days=WINDOW_DAYS)
-    last = DEFAULT_END_DATE - timedelta(days=1)
+    first, last = demo_days()
     return first.isoformat(), last.isoformat()
 
 
@@ -134,7 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maestro", description="Maestro data and ML asset platform")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="check every setting and print what is in use").set_defaults(func=cmd_check)
+    sub.add_parser("check", help="check every setting and every declared source").set_defaults(func=cmd_check)
+    mat = sub.add_parser("materialize", help="materialize assets through the instance in DAGSTER_HOME")
+    mat.add_argument(
+        "--select",
+        required=True,
+        help="asset selection as in the UI: key:bronze/demo_db/task_events, group:quality, key:silver/*+",
+    )
+    mat.add_argument("--partition", help="one daily partition, YYYY-MM-DD")
+    mat.add_argument("--from", dest="start", help="first day of a partition range (one run)")
+    mat.add_argument("--to", dest="end", help="last day of the range")
+    mat.set_defaults(func=cmd_materialize)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),
@@ -153,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:
+        os.environ["MAESTRO_DEBUG"] = "1"
     try:
         return args.func(args)
     except ConfigurationError as exc:

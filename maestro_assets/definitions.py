@@ -1,24 +1,26 @@
-"""The one ``Definitions`` object of the Maestro code location."""
+"""The one ``Definitions`` object of the Maestro code location: every domain's, merged.
+
+A domain is a package ``maestro_assets/defs/<domain>/`` with a ``definitions.py`` that holds
+``defs = Definitions(...)``; adding one needs no change here (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions, load_assets_from_modules
+import importlib
+import pkgutil
 
-from .defs.demo import assets as demo_assets
-from .defs.ingestion.assets import bronze_assets
-from .defs.ingestion.schedules import ingestion_jobs_and_schedules
-from .defs.ingestion.sensors import landing_files_sensor
-from .defs.platform.executor import maestro_executor
-from .defs.quality.assets import silver_assets, silver_of_bronze
-from .resources import build_resources
+from dagster import Definitions
 
-jobs, schedules = ingestion_jobs_and_schedules(silver_of_bronze())
+from . import defs as defs_package
 
-defs = Definitions(
-    assets=[*load_assets_from_modules([demo_assets]), *bronze_assets(), *silver_assets()],
-    jobs=jobs,
-    schedules=schedules,
-    sensors=[landing_files_sensor],
-    resources=build_resources(),
-    executor=maestro_executor,
-)
+
+def domain_definitions(package=defs_package) -> dict[str, Definitions]:
+    """Each domain's ``defs``, by domain name, in name order."""
+    found = {}
+    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module.ispkg and importlib.util.find_spec(f"{package.__name__}.{module.name}.definitions"):
+            found[module.name] = importlib.import_module(f"{package.__name__}.{module.name}.definitions").defs
+    return found
+
+
+defs = Definitions.merge(*domain_definitions().values())

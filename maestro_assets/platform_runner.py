@@ -10,12 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .lib import settings
+from .lib.errors import ConfigurationError
 
 
 def ensure_dagster_home() -> Path:
     """``DAGSTER_HOME`` (default ``$MAESTRO_HOME/dagster``) exists and holds the project's dagster.yaml."""
+    setting = "DAGSTER_HOME" if os.environ.get("DAGSTER_HOME") else settings.ENV_HOME
     home = Path(os.environ.get("DAGSTER_HOME") or settings.default_dagster_home()).expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".maestro-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(
+            setting, f"cannot write to {home}: {exc.strerror or exc}", "point it at a folder you can write"
+        ) from None
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault(settings.ENV_HOME, str(settings.maestro_home()))
     template = settings.PROJECT_ROOT / "dagster.yaml"
@@ -24,25 +34,27 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def preflight(resources: dict) -> list[str]:
-    """Reach every store once; the first bad setting raises :class:`ConfigurationError`.
+def preflight(resources: dict, sources: bool = True) -> list[str]:
+    """Reach every store and every declared source once; the first bad setting raises a
+    :class:`ConfigurationError` (or a sources error) naming it.
 
-    Returns one line per store, with URLs redacted, for the user to see what is in use.
+    Returns one line per store and per declared table, URLs redacted, for the user to see what is in use.
     """
-    warehouse = resources["warehouse"].get()
+    from .defs.config import SOURCES
+    from .lib.ingestion.check import check_sources
+
+    warehouse = resources["warehouse"].client()
     warehouse.check()
-    source = resources["demo_source_db"].get()
-    source.check()
-    lake = resources["lake"].get()
+    lake = resources["lake"].client()
     lake.check()
-    tracking = resources["mlflow"].get()
+    tracking = resources["mlflow"].client()
     tracking.check()
     return [
         f"warehouse      {warehouse.display_url}",
-        f"demo source    {source.display_url}",
         f"lake           {lake.url}",
         f"mlflow         {tracking.display_uri}",
         f"dagster home   {os.environ.get('DAGSTER_HOME')}",
+        *(check_sources(SOURCES, lake) if sources else []),
     ]
 
 
@@ -73,7 +85,9 @@ def materialize(
 
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
-        config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(run_config or {})}
+        # the run's full log (tracebacks included) is in the UI; the console shows it with --debug only
+        level = "DEBUG" if os.environ.get("MAESTRO_DEBUG") else "CRITICAL"
+        config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
         tags = dict(tags or {})
         if partition_range:
             tags.update(
@@ -107,14 +121,11 @@ def materialize(
         while error is not None and error.cause is not None and error.cls_name != "ConfigurationError":
             error = error.cause
         message = (error.message if error else str(event.message)).strip().splitlines()
-        summary.errors.append(f"{event.step_key}: {message[0] if message else 'failed'}")
+        line = message[0] if message else "failed"
+        if line.endswith(":") and len(message) > 1:  # "1 blocking asset check failed …:" names them next
+            line += " " + ", ".join(m.strip() for m in message[1:4])
+        summary.errors.append(f"{event.step_key}: {line}")
     return summary
-
-
-def all_asset_keys() -> list:
-    from .definitions import defs
-
-    return list(defs.resolve_all_asset_keys())
 
 
 def keys_in_groups(groups: Iterable[str], exclude: bool = False) -> list:

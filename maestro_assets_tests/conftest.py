@@ -210,3 +210,29 @@ def mlflow_server():
     finally:
         stop_process(process)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- markers follow what a test uses -----------------------------------------------------------
+# `postgres`, `s3` (and `mysql`) from the servers a test's fixtures or parameters start; `e2e` for
+# tests through Dagster (defs/ and the command line); `slow` for a real browser or webserver.
+SERVER_FIXTURES = {
+    "postgres": {"postgres_server_url", "postgres_url"},
+    "s3": {"s3_server", "s3_credentials", "s3_bucket", "s3_lake_url"},
+    "mysql": {"mysql_server_url", "mysql_url"},
+}
+E2E_MODULES = ("test_cli.py", "test_webserver.py", "test_ui_browser.py", "test_benchmarks_run.py")
+SLOW_MODULES = ("test_ui_browser.py", "test_webserver.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = item.callspec.id if hasattr(item, "callspec") else ""
+        for marker, names in SERVER_FIXTURES.items():
+            if fixtures & names or marker in params:
+                item.add_marker(marker)
+        path = Path(str(item.fspath))
+        if "defs" in path.parts or path.name in E2E_MODULES:
+            item.add_marker("e2e")
+        if path.name in SLOW_MODULES:
+            item.add_marker("slow")

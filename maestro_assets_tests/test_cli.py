@@ -26,11 +26,12 @@ def user_env(maestro_home):
 
 
 def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
-    done = run_maestro("demo", "--scale", "0.01", env=user_env)
+    done = run_maestro("demo", "--scale", "0.01", env=dict(user_env, PORT="3100"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "seeded" in done.stdout
     assert "Maestro demo summary" in done.stdout
-    assert "http://127.0.0.1:3000" in done.stdout
+    assert "http://127.0.0.1:3100" in done.stdout  # the port `make ui` will use
+    assert "Traceback" not in done.stdout + done.stderr
     assert (maestro_home / "dagster" / "dagster.yaml").exists()
     os.environ["DAGSTER_HOME"] = str(maestro_home / "dagster")
     with DagsterInstance.get() as instance:

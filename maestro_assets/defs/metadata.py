@@ -22,6 +22,27 @@ def frame_metadata(frame: pd.DataFrame, preview_rows: int = PREVIEW_ROWS) -> dic
     }
 
 
+def ingestion_metadata(stats, lake_url: str, prefix: str) -> dict:
+    """What every bronze materialization reports (the run's totals; each partition's own count is
+    added per partition)."""
+    metadata = {
+        "dagster/row_count": stats.records_written,
+        "records_read": stats.records_read,
+        "records_written": stats.records_written,
+        "records_failed": stats.records_failed,
+        "bytes": stats.bytes_written,
+        "duration_seconds": round(stats.duration_seconds, 3),
+        "error_rate": round(stats.error_rate, 6),
+        "partitions_written": len(stats.partitions) or 1,
+        "location": MetadataValue.path(f"{lake_url.rstrip('/')}/{prefix}"),
+    }
+    if stats.partitions:
+        metadata["rows_per_partition"] = MetadataValue.json(stats.partitions)
+    if stats.errors:
+        metadata["errors"] = MetadataValue.md("\n".join(f"- {e}" for e in stats.errors))
+    return metadata
+
+
 def arrow_metadata(schema, lake, prefix: str, partitions: dict[str, int]) -> dict:
     """Column schema of what was written and a preview read back from the lake (a few rows)."""
     metadata = {

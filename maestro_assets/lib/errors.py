@@ -29,3 +29,91 @@ class LakeKeyError(MaestroError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; we want a sentence
         return str(self.args[0]) if self.args else ""
+
+
+# What may succeed when tried again: the network, a server that is restarting or busy, a lock.
+_TRANSIENT_TYPES = {
+    ("builtins", "ConnectionError"),
+    ("builtins", "TimeoutError"),
+    ("builtins", "BrokenPipeError"),
+    ("builtins", "ConnectionResetError"),
+    ("builtins", "ConnectionRefusedError"),
+    ("sqlalchemy.exc", "DisconnectionError"),
+    ("sqlalchemy.exc", "TimeoutError"),
+    ("psycopg2", "OperationalError"),
+    ("psycopg", "OperationalError"),
+    ("adbc_driver_manager", "OperationalError"),
+    ("botocore.exceptions", "EndpointConnectionError"),
+    ("botocore.exceptions", "ConnectionClosedError"),
+    ("botocore.exceptions", "ReadTimeoutError"),
+    ("botocore.exceptions", "ConnectTimeoutError"),
+    ("botocore.exceptions", "ResponseStreamingError"),
+    ("urllib3.exceptions", "ProtocolError"),
+    ("requests.exceptions", "ConnectionError"),
+    ("requests.exceptions", "Timeout"),
+}
+_TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+    "500",
+    "502",
+    "503",
+    "504",
+}
+_TRANSIENT_SQL_TEXT = (
+    "database is locked",
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "too many connections",
+    "deadlock detected",
+    "lost connection",
+    "gone away",
+    "timeout expired",
+)
+
+
+_PERMANENT_SQL_TEXT = (
+    "authentication failed",
+    "does not exist",
+    "no such table",
+    "no such column",
+    "permission denied",
+    "access denied",
+    "syntax error",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again may succeed: a failure of the database, the object store or the
+    network (this error or one it was raised from). Bad data, bad configuration
+    (:class:`MaestroError`) and bugs are not transient: retrying them only repeats the failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MaestroError) or any(text in str(exc).lower() for text in _PERMANENT_SQL_TEXT):
+            return False
+        for klass in type(exc).__mro__:
+            if (
+                klass.__module__.split(".")[0]
+                if klass.__module__.startswith(("psycopg", "adbc"))
+                else klass.__module__,
+                klass.__name__,
+            ) in _TRANSIENT_TYPES:
+                return True
+        if type(exc).__name__ == "ClientError" and type(exc).__module__ == "botocore.exceptions":
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            return code in _TRANSIENT_S3_CODES
+        if type(exc).__name__ in ("OperationalError", "InterfaceError") and any(
+            text in str(exc).lower() for text in _TRANSIENT_SQL_TEXT
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError
+from .redact import redact_url
 from .settings import ENV_MLFLOW_URI
-from .warehouse import redact_url
 
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
 PARENT_RUN_TAG = "mlflow.parentRunId"

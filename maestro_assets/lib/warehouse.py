@@ -1,9 +1,13 @@
-"""The warehouse: one pooled SQLAlchemy engine per URL, parameterized queries, checked identifiers.
+"""Databases through SQLAlchemy: one pooled engine per URL, parameterized queries, checked identifiers.
 
-SQLite (a file under ``MAESTRO_HOME``) by default, PostgreSQL or MySQL/MariaDB by URL. Every
-schema, table and column name that reaches SQL is either looked up in the live catalog (reads)
-or matched against a strict allow-list pattern (names of tables Maestro creates), and then
-quoted by the dialect. Values always travel as bound parameters.
+Two pieces: :class:`SourceDatabase` reads a database — a source system's or the warehouse —
+through its live catalog (connection check, tables and columns, streamed SELECTs);
+:class:`Warehouse` is the database Maestro writes to (SQLite under ``MAESTRO_HOME`` by default,
+PostgreSQL or MySQL/MariaDB by URL) and adds loading tables. Every schema, table and column name
+that reaches SQL is either looked up in the live catalog (reads) or matched against a strict
+allow-list pattern (names of tables Maestro creates), and then quoted by the dialect. Values
+always travel as bound parameters. Errors name the setting that holds the URL
+(``MAESTRO_WAREHOUSE_URL``, or a source's ``connection_env``) and never show a password.
 """
 
 from __future__ import annotations
@@ -22,20 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from .errors import ConfigurationError, UnknownIdentifierError
+from .redact import redact_url, scrub, url_password
 from .settings import ENV_WAREHOUSE_URL
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` — the only form Maestro ever prints."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: keep the scheme, drop anything that could be secret
-        return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def check_identifier(name: str, what: str = "identifier") -> str:
@@ -48,12 +45,13 @@ def check_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
-def get_engine(url: str, pool_size: int = 5) -> Engine:
-    """One engine per URL for the whole process (engines own the connection pool)."""
+def get_engine(url: str, pool_size: int = 5, setting: str = ENV_WAREHOUSE_URL) -> Engine:
+    """One engine per URL for the whole process (engines own the connection pool); a bad URL is
+    a :class:`ConfigurationError` naming ``setting``, the variable that holds it."""
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url, pool_size)
+            engine = _create_engine(url, pool_size, setting)
             _engines[url] = engine
         return engine
 
@@ -65,12 +63,12 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def _create_engine(url: str, pool_size: int) -> Engine:
+def _create_engine(url: str, pool_size: int, setting: str) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise ConfigurationError(
-            ENV_WAREHOUSE_URL,
+            setting,
             f"{redact_url(url)!r} is not a database URL ({type(exc).__name__})",
             "use e.g. sqlite:///path/warehouse.db or postgresql+psycopg2://user@host:5432/db",
         ) from None
@@ -86,8 +84,8 @@ def _create_engine(url: str, pool_size: int) -> Engine:
         engine = sa.create_engine(parsed, **kwargs)
     except Exception as exc:
         raise ConfigurationError(
-            ENV_WAREHOUSE_URL,
-            f"cannot use {redact_url(url)!r}: {_first_line(exc)}",
+            setting,
+            f"cannot use {redact_url(url)!r}: {scrub(_first_line(exc), url_password(url))}",
             "is the driver installed (psycopg2 for postgresql, pymysql for mysql)?",
         ) from None
     if engine.dialect.name == "sqlite":
@@ -107,12 +105,13 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class Warehouse:
-    """Reads and writes tables in the warehouse at ``url``."""
+class SourceDatabase:
+    """Reads a database at ``url`` through its live catalog; ``setting`` names the variable holding the URL."""
 
-    def __init__(self, url: str, pool_size: int = 5):
+    def __init__(self, url: str, pool_size: int = 5, setting: str = ENV_WAREHOUSE_URL):
         self.url = url
-        self.engine = get_engine(url, pool_size)
+        self.setting = setting
+        self.engine = get_engine(url, pool_size, setting)
 
     # -- introspection ---------------------------------------------------------------------
     @property
@@ -123,21 +122,28 @@ class Warehouse:
     def display_url(self) -> str:
         return redact_url(self.url)
 
+    creates_database = False  # a source is read, never created: a SQLite file that is not there is an error
+
     def check(self) -> None:
         """Connect once; a failure names the setting to fix and never shows a password."""
+        database = self.engine.url.database or ""
+        if (
+            self.dialect == "sqlite"
+            and not self.creates_database
+            and database not in ("", ":memory:")
+            and not database.startswith("file:")
+            and not Path(database).expanduser().exists()
+        ):
+            raise ConfigurationError(self.setting, f"the SQLite database {database} does not exist")
         try:
             with self.engine.connect() as conn:
                 conn.execute(sa.select(1))
         except Exception as exc:
             raise ConfigurationError(
-                ENV_WAREHOUSE_URL,
-                f"cannot connect to {self.display_url}: {self._scrub(_first_line(exc))}",
+                self.setting,
+                f"cannot connect to {self.display_url}: {scrub(_first_line(exc), url_password(self.url))}",
                 "check host, port, database name and credentials",
             ) from None
-
-    def _scrub(self, text: str) -> str:
-        password = make_url(self.url).password
-        return text.replace(password, "***") if password else text
 
     def schema_names(self) -> list[str]:
         return sa.inspect(self.engine).get_schema_names()
@@ -215,11 +221,16 @@ class Warehouse:
             for rows in result.partitions(batch_size):
                 yield pd.DataFrame.from_records(rows, columns=keys)
 
+
+class Warehouse(SourceDatabase):
+    """The database Maestro writes to: reads as any database, plus statements and table loads."""
+
+    creates_database = True
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         with self.engine.begin() as conn:
             return conn.execute(sa.text(sql), dict(params or {})).rowcount
 
-    # -- writes ------------------------------------------------------------------------------
     def write_frame(
         self,
         name: str,
@@ -258,11 +269,6 @@ class Warehouse:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._q(name, schema)}"))
                 conn.execute(sa.text(f"ALTER TABLE {self._q(staging, schema)} RENAME TO {self._quote(name)}"))
         return len(frame)
-
-    def drop_table(self, name: str, schema: str | None = None) -> None:
-        self.table(name, schema)  # must exist in the catalog
-        with self.engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE {self._q(name, schema)}"))
 
     def _quote(self, name: str) -> str:
         return self.engine.dialect.identifier_preparer.quote(check_identifier(name))

@@ -32,10 +32,12 @@ class WarehouseResource(ConfigurableResource):
     pool_size: int = Field(default=5, description="connections kept in the pool")
     _warehouse: Warehouse | None = PrivateAttr(default=None)
 
-    def get(self) -> Warehouse:
+    def client(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(_value(self.url) or self.default_url(), self.pool_size)
+            self._warehouse = Warehouse(_value(self.url) or self.default_url(), self.pool_size, self.setting)
         return self._warehouse
+
+    setting: str = Field(default=settings.ENV_WAREHOUSE_URL, description="the variable that holds the URL")
 
     @staticmethod
     def default_url() -> str:
@@ -44,6 +46,8 @@ class WarehouseResource(ConfigurableResource):
 
 class DemoSourceDatabaseResource(WarehouseResource):
     """The demo's operational database (the source system ingestion reads from), apart from the warehouse."""
+
+    setting: str = Field(default=settings.ENV_DEMO_SOURCE_URL, description="the variable that holds the URL")
 
     @staticmethod
     def default_url() -> str:
@@ -60,7 +64,7 @@ class LakeResource(ConfigurableResource):
     )
     _lake: Lake | None = PrivateAttr(default=None)
 
-    def get(self) -> Lake:
+    def client(self) -> Lake:
         if self._lake is None:
             self._lake = open_lake(
                 _value(self.url) or settings.lake_url(),
@@ -79,7 +83,7 @@ class MlflowResource(ConfigurableResource):
     artifact_root: str | None = Field(default=None, description="where new experiments keep artifacts")
     _tracking: Tracking | None = PrivateAttr(default=None)
 
-    def get(self) -> Tracking:
+    def client(self) -> Tracking:
         if self._tracking is None:
             uri = _value(self.tracking_uri) or settings.mlflow_tracking_uri()
             root = _value(self.artifact_root)
@@ -95,7 +99,7 @@ class FeatureStoreResource(ConfigurableResource):
     repo_path: str | None = Field(default=None, description="default MAESTRO_FEATURE_REPO or ./feature_repo")
     _store: Any = PrivateAttr(default=None)
 
-    def get(self):
+    def client(self):
         if self._store is None:
             self._store = open_feature_store(_value(self.repo_path) or settings.feature_repo_path())
         return self._store

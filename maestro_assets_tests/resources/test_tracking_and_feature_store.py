@@ -29,18 +29,18 @@ def exercise(tracking: Tracking) -> None:
 
 
 def test_local_store_default_under_maestro_home(maestro_home):
-    tracking = MlflowResource().get()
+    tracking = MlflowResource().client()
     assert tracking.tracking_uri == f"sqlite:///{maestro_home / 'mlflow' / 'mlflow.db'}"
     exercise(tracking)
     assert (maestro_home / "mlflow" / "mlflow.db").exists()
 
 
 def test_tracking_server(mlflow_server, maestro_home):
-    exercise(MlflowResource(tracking_uri=mlflow_server).get())
+    exercise(MlflowResource(tracking_uri=mlflow_server).client())
 
 
 def test_failed_block_marks_the_run_failed(maestro_home):
-    tracking = MlflowResource().get()
+    tracking = MlflowResource().client()
     with pytest.raises(RuntimeError):
         with tracking.run("failing") as run:
             raise RuntimeError("boom")
@@ -64,7 +64,7 @@ def test_bad_tracking_uri_names_the_setting(uri, expected):
 
 
 def test_feature_store_opens_the_project_repo(maestro_home):
-    store = FeatureStoreResource().get()
+    store = FeatureStoreResource().client()
     assert store.project == "maestro"
     assert store.list_feature_views() == []
     assert (maestro_home / "feast" / "registry.db").exists()  # registry under MAESTRO_HOME
@@ -72,4 +72,4 @@ def test_feature_store_opens_the_project_repo(maestro_home):
 
 def test_feature_store_without_repo_names_the_setting(tmp_path, maestro_home):
     with pytest.raises(ConfigurationError, match="^MAESTRO_FEATURE_REPO:.*no feature_store.yaml"):
-        FeatureStoreResource(repo_path=str(tmp_path)).get()
+        FeatureStoreResource(repo_path=str(tmp_path)).client()

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from maestro_assets.lib.errors import ConfigurationError, UnknownIdentifierError
-from maestro_assets.lib.warehouse import Warehouse, get_engine, redact_url
+from maestro_assets.lib.redact import redact_url
+from maestro_assets.lib.warehouse import Warehouse, get_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

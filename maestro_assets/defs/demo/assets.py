@@ -18,7 +18,7 @@ GROUP = "demo_source_system"
 OWNER = "team:platform"
 CI_EXPORT_KEY = "landing/ci_exports/github_actions_runs.json"
 
-TABLE_KEYS = {table: AssetKey(["demo", table]) for table in demo.TABLES}
+DEMO_TABLE_KEYS = {table: AssetKey(["demo", table]) for table in demo.TABLES}
 LANDING_KEY = AssetKey(["demo", "landing_files"])
 GIT_KEY = AssetKey(["demo", "git_repository"])
 CI_KEY = AssetKey(["demo", "ci_runs_export"])
@@ -40,7 +40,7 @@ def _specs() -> list[AssetSpec]:
             kinds={"sql", "python"},
             **common,
         )
-        for table, key in TABLE_KEYS.items()
+        for table, key in DEMO_TABLE_KEYS.items()
     ]
     specs += [
         AssetSpec(
@@ -74,11 +74,11 @@ def demo_source_system(
 ):
     scale = config.scale if config.scale is not None else settings.demo_scale()
     data = demo.generate(scale=scale, seed=config.seed)
-    source = demo_source_db.get()
+    source = demo_source_db.client()
     for table, frame in data.tables().items():
         source.write_frame(table, frame)
         yield MaterializeResult(
-            asset_key=TABLE_KEYS[table],
+            asset_key=DEMO_TABLE_KEYS[table],
             metadata={
                 **frame_metadata(frame),
                 "database": source.display_url,
@@ -88,7 +88,7 @@ def demo_source_system(
         )
     context.log.info(f"loaded {len(data.tables())} tables into {source.display_url}")
 
-    store = lake.get()
+    store = lake.client()
     files = demo.landing_files(data)
     for key, payload in files.items():
         store.put(key, payload)

@@ -1,10 +1,11 @@
-"""A daily schedule per declared source: yesterday's partition of its timestamped tables (bronze
-and the silver built on them), and a fresh snapshot of its whole tables, on the source's cron."""
+"""A daily schedule per declared source: yesterday's partition of its timestamped tables and of
+what reads them directly (their silver tables), and a fresh snapshot of its whole tables and
+what reads them, on the source's cron (UTC)."""
 
 from datetime import timedelta
 
 from dagster import (
-    AssetKey,
+    AssetSelection,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
@@ -13,22 +14,23 @@ from dagster import (
 )
 
 from ...lib.ingestion.sources import Source
+from ..config import SOURCES
 from .assets import bronze_key
-from .partitions import SOURCES
 
 
-def _with_silver(keys: list[AssetKey], silver_keys: dict[AssetKey, AssetKey]) -> list[AssetKey]:
-    return [*keys, *(silver_keys[k] for k in keys if k in silver_keys)]
+def _bronze_and_readers(source: Source, partitioned: bool) -> AssetSelection | None:
+    keys = [bronze_key(t) for t in source.tables if t.partitioned == partitioned]
+    return AssetSelection.assets(*keys).downstream(depth=1) if keys else None
 
 
-def source_jobs_and_schedules(source: Source, silver_keys: dict[AssetKey, AssetKey]):
-    """(jobs, schedules) of one source; ``silver_keys`` maps bronze keys to their silver assets."""
+def source_jobs_and_schedules(source: Source):
+    """(jobs, schedules) of one source."""
     jobs, schedules = [], []
-    daily_keys = _with_silver([bronze_key(t) for t in source.tables if t.partitioned], silver_keys)
-    if daily_keys:
+    daily_selection = _bronze_and_readers(source, partitioned=True)
+    if daily_selection is not None:
         daily_job = define_asset_job(
             f"ingest_{source.name}_daily",
-            selection=daily_keys,  # daily, as its assets
+            selection=daily_selection,
             description=f"One day of {source.name}'s timestamped tables, bronze to silver.",
         )
 
@@ -46,11 +48,11 @@ def source_jobs_and_schedules(source: Source, silver_keys: dict[AssetKey, AssetK
 
         jobs.append(daily_job)
         schedules.append(daily)
-    snapshot_keys = _with_silver([bronze_key(t) for t in source.tables if not t.partitioned], silver_keys)
-    if snapshot_keys:
+    snapshot_selection = _bronze_and_readers(source, partitioned=False)
+    if snapshot_selection is not None:
         snapshot_job = define_asset_job(
             f"ingest_{source.name}_snapshots",
-            selection=snapshot_keys,
+            selection=snapshot_selection,
             description=f"Whole-table snapshots of {source.name}.",
         )
 
@@ -70,10 +72,10 @@ def source_jobs_and_schedules(source: Source, silver_keys: dict[AssetKey, AssetK
     return jobs, schedules
 
 
-def ingestion_jobs_and_schedules(silver_keys: dict[AssetKey, AssetKey]):
+def ingestion_jobs_and_schedules():
     jobs, schedules = [], []
     for source in SOURCES.sources:
-        more_jobs, more_schedules = source_jobs_and_schedules(source, silver_keys)
+        more_jobs, more_schedules = source_jobs_and_schedules(source)
         jobs += more_jobs
         schedules += more_schedules
     return jobs, schedules

@@ -17,16 +17,6 @@ from dagster import Field, executor, multi_or_in_process_executor, multiple_proc
 IN_PROCESS = {"in_process": {}}
 
 
-def multiprocess_config(max_concurrent: int = 0, preload: tuple[str, ...] = ("maestro_assets.definitions",)) -> dict:
-    """Run config for one process per step, forked from a server that has the platform imported."""
-    return {
-        "multiprocess": {
-            "max_concurrent": max_concurrent,
-            "start_method": {"forkserver": {"preload_modules": list(preload)}},
-        }
-    }
-
-
 @executor(
     name="maestro_executor",
     config_schema=Field(

@@ -34,7 +34,14 @@ TABLES = (
     "ci_runs",
 )
 WINDOW_DAYS = 90
-DEFAULT_END_DATE = date(2026, 11, 1)
+DEFAULT_END_DATE = date(2026, 11, 1)  # the demo's 90 days end here; sources.yaml's start_date is their first
+
+
+def demo_days(end_date: date = DEFAULT_END_DATE) -> tuple[date, date]:
+    """The first and last day the demo holds data for (the daily partitions it fills)."""
+    return end_date - timedelta(days=WINDOW_DAYS), end_date - timedelta(days=1)
+
+
 # rows at scale 1.0 and the floor every scale keeps
 SIZES = {
     "teams": (40, 3),

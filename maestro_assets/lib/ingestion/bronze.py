@@ -28,10 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..dates import days_between
 from ..lake import Lake
 
 PARTITION_COLUMN = "date"
 META_COLUMNS = ("_ingested_at", "_source", "_batch_id")
+FILE_COLUMN = "_file"  # landed files: the object a row came from
+BRONZE_COLUMNS = (*META_COLUMNS, FILE_COLUMN)  # what bronze adds to the rows as received
 EPOCH = date(1970, 1, 1)
 # zstd, without dictionary encoding: on mixed raw tables Arrow's per-row-group dictionaries (built
 # then abandoned for high-cardinality columns) cost ~40% of the write time and made files *larger*
@@ -105,11 +108,6 @@ def _release_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def days(start: date, end: date) -> list[date]:
-    """The days of the half-open range [start, end)."""
-    return [start + timedelta(days=i) for i in range((end - start).days)]
-
-
 def _constant(value, n: int, kind: pa.DataType) -> pa.Array:
     """``n`` copies of ``value`` built in Arrow, not as a Python list."""
     return pc.cast(pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], kind)), kind)
@@ -138,7 +136,7 @@ class PartitionedBronzeWriter:
         ingested_at: datetime | None = None,
     ):
         self.lake, self.source, self.table, self.watermark = lake, source, table, watermark
-        self.days = days(start, end)
+        self.days = days_between(start, end)
         self.first_day_number = (start - EPOCH).days
         self.batch_id = batch_id
         self.ingested_at = ingested_at or datetime.now(UTC)

@@ -71,3 +71,62 @@ def batch_run_key(table: str, day: str, objects: Iterable[ObjectInfo]) -> str:
     """A run key that names exactly this batch of object versions (Dagster never runs a key twice)."""
     digest = hashlib.sha256("\n".join(sorted(f"{o.key}:{o.etag}" for o in objects)).encode()).hexdigest()[:16]
     return f"landing:{table}:{day}:{digest}"
+
+
+@dataclass
+class LandingBatch:
+    """New objects of one table and landing day: one run."""
+
+    table: str  # the table's qualified name, <source>/<table>
+    day: str
+    objects: list[ObjectInfo]
+
+    @property
+    def run_key(self) -> str:
+        return batch_run_key(self.table, self.day, self.objects)
+
+
+@dataclass
+class LandingPlan:
+    batches: list[LandingBatch] = field(default_factory=list)
+    cursors: dict[str, LandingCursor] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)  # table -> objects waiting for their partition
+    skipped: list[str] = field(default_factory=list)  # objects that no partition will ever take, and why
+
+    def dump_cursor(self) -> str:
+        return json.dumps({table: c.dump() for table, c in self.cursors.items()}, sort_keys=True)
+
+
+def plan_landing_runs(
+    listings: dict[str, list[ObjectInfo]],
+    cursor_text: str | None,
+    first_day: str,
+    last_day: str | None,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> LandingPlan:
+    """The runs to start for the objects listed under each table's prefix (``listings``, by
+    table), given the sensor's cursor; the partitions that exist are ``first_day..last_day``
+    (``last_day`` None: none yet). Objects whose day has no partition yet (today's) wait in the
+    cursor until it exists; objects before the first partition are skipped, with the reason."""
+    from .files import landing_day  # files imports the sources models; landing stays light
+
+    cursors = {k: LandingCursor.parse(v) for k, v in json.loads(cursor_text or "{}").items()}
+    plan = LandingPlan(cursors=cursors)
+    for table, listing in listings.items():
+        fresh, cursor = new_objects(listing, cursors.get(table, LandingCursor()), lookback)
+        waiting = [o for o in listing if cursor.pending.get(o.key) == o.etag and o not in fresh]
+        cursor.pending = {}
+        by_day: dict[str, list[ObjectInfo]] = {}
+        for obj in fresh + waiting:
+            day = landing_day(obj.key, obj.last_modified).isoformat()
+            if last_day is None or day > last_day:  # today's (or a future) partition does not exist yet
+                cursor.pending[obj.key] = obj.etag
+            elif day < first_day:
+                plan.skipped.append(f"{obj.key} (landing day {day} is before the first partition {first_day})")
+            else:
+                by_day.setdefault(day, []).append(obj)
+        plan.batches += [LandingBatch(table, day, objects) for day, objects in sorted(by_day.items())]
+        if cursor.pending:
+            plan.waiting[table] = len(cursor.pending)
+        plan.cursors[table] = cursor
+    return plan

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import pyarrow.compute as pc
 import requests
 
 from ..errors import MaestroError
+from ..redact import scrub
 
 PAGINATION_STYLES = ("page", "offset", "cursor", "link")
 # failures of one attempt that a later attempt may not repeat (requests.Timeout is handled first)
@@ -121,7 +121,7 @@ class RestSource:
             if not check
         ]
         if problems:
-            raise RestIngestionError(self.name, "; ".join(problems), _redact(self.url))
+            raise RestIngestionError(self.name, "; ".join(problems), scrub(self.url))
 
 
 @dataclass
@@ -374,7 +374,7 @@ class _Client:
 
     def error(self, reason: str, url: str, page: int) -> RestIngestionError:
         secret = self._auth_value()
-        return RestIngestionError(self.source.name, _redact(reason, secret), _redact(url, secret), page)
+        return RestIngestionError(self.source.name, scrub(reason, secret), scrub(url, secret), page)
 
     def _attempt(self, url: str, page: int) -> tuple[Any, requests.Response]:
         headers = self._headers(url, page)
@@ -477,13 +477,6 @@ def _shorten(text: str) -> str:
 
 def _excerpt(text: str) -> str:
     return repr(_shorten(text))
-
-
-def _redact(text: str, secret: str | None = None) -> str:
-    """Text with the auth value and any URL password replaced by ``***``."""
-    if secret:
-        text = text.replace(secret, "***")
-    return re.sub(r"(//[^/@:\s]*:)[^/@\s]*@", r"\1***@", text)
 
 
 def watermark_stamps(table: pa.Table, watermark: str, where: str) -> pa.ChunkedArray:

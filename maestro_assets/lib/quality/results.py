@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -100,6 +102,69 @@ class ValidationResult:
             "warnings": [check.name for check in self.warnings],
             "checks": [check.to_dict() for check in self.checks],
         }
+
+
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class CheckSummary:
+    """One reported check over every result it gathers (its per-column parts, every partition)."""
+
+    name: str
+    severity: Severity
+    passed: bool = True
+    failing_rows: int = 0
+    examples: list[dict] = field(default_factory=list)  # at most MAX_EXAMPLES
+    messages: list[str] = field(default_factory=list)  # at most MAX_EXAMPLES
+
+    def add(self, result: CheckResult) -> None:
+        self.passed &= result.passed
+        self.failing_rows += result.failing_rows
+        if not result.passed:
+            self.examples.extend(result.examples[: MAX_EXAMPLES - len(self.examples)])
+            if result.message and len(self.messages) < MAX_EXAMPLES:
+                self.messages.append(result.message)
+        if result.severity is Severity.ERROR:
+            self.severity = Severity.ERROR
+
+    @property
+    def fails(self) -> bool:
+        """Failed in a way that is reported as failed: INFO checks are recorded, never failed."""
+        return not self.passed and self.severity is not Severity.INFO
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.messages) or "ok"
+
+
+def reported_check_name(result_name: str) -> str:
+    """How a result is reported: ``range:hours_logged`` → ``range__hours_logged``; every
+    per-column schema result is the one ``schema`` check."""
+    if result_name.startswith("schema:") and result_name != "schema:extra_columns":
+        return "schema"
+    return re.sub(r"[^A-Za-z0-9_]", "_", result_name.replace(":", "__"))
+
+
+def summarize(results: list[CheckResult]) -> dict[str, CheckSummary]:
+    """The results gathered per reported check (over all partitions of a run)."""
+    summaries: dict[str, CheckSummary] = {}
+    for result in results:
+        name = reported_check_name(result.name)
+        summaries.setdefault(name, CheckSummary(name, result.severity)).add(result)
+    return summaries
+
+
+def checks_table(summaries: dict[str, CheckSummary]) -> str:
+    """The summaries as a markdown table (what the UI shows)."""
+    lines = ["| check | severity | passed | failing rows | example |", "|---|---|---|---|---|"]
+    for name, entry in sorted(summaries.items()):
+        example = json.dumps(jsonable(entry.examples[0]))[:80] if entry.examples else ""
+        lines.append(
+            f"| {name} | {entry.severity.value} | {'yes' if entry.passed else '**no**'} | "
+            f"{entry.failing_rows} | {example.replace('|', '/')} |"
+        )
+    return "\n".join(lines)
 
 
 def jsonable(value: Any) -> Any:

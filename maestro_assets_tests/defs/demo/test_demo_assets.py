@@ -36,7 +36,7 @@ def test_demo_source_system_materializes_every_output(stores, maestro_home):
         assert materialized == set(demo_source_system.keys)
 
         expected = demo.generate(scale=SCALE, seed=7)
-        source = stores["demo_source_db"].get()
+        source = stores["demo_source_db"].client()
         for table, frame in expected.tables().items():
             assert source.row_count(table) == len(frame), table
             event = instance.get_latest_materialization_event(AssetKey(["demo", table]))
@@ -44,7 +44,7 @@ def test_demo_source_system_materializes_every_output(stores, maestro_home):
             assert metadata["dagster/row_count"].value == len(frame)
             assert [c.name for c in metadata["dagster/column_schema"].schema.columns] == list(frame.columns)
 
-    lake = stores["lake"].get()
+    lake = stores["lake"].client()
     landing = demo.landing_files(expected)
     assert sorted(o.key for o in lake.list("landing/") if o.key != CI_EXPORT_KEY) == sorted(landing)
     export = json.loads(lake.get(CI_EXPORT_KEY))
@@ -63,4 +63,4 @@ def test_rematerializing_replaces_instead_of_duplicating(maestro_home):
     for _ in range(2):
         assert materialize([demo_source_system], resources=resources, run_config=config).success
     expected = demo.generate(scale=SCALE, seed=1)
-    assert resources["demo_source_db"].get().row_count("tasks") == len(expected.tasks)
+    assert resources["demo_source_db"].client().row_count("tasks") == len(expected.tasks)

@@ -123,7 +123,7 @@ def test_rest_source_lands_in_daily_bronze_partitions(api, maestro_home, monkeyp
     expected = {
         f"2026-09-0{d}": sum(1 for r in RUNS if r["created_at"].startswith(f"2026-09-0{d}")) for d in range(1, 6)
     }
-    store = lake.get()
+    store = lake.client()
     assert {
         d: store.read_partition("bronze", "github/workflow_runs", ("date", d)).num_rows for d in expected
     } == expected
@@ -159,4 +159,4 @@ def test_record_without_a_usable_watermark_fails_the_run_naming_it(api, maestro_
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert re.search(message, failure.event_specific_data.error.message), failure.event_specific_data.error.message
         assert len(Api.calls) == 4  # fetched once: bad data is not retried
-    assert lake.get().partitions("bronze", "github/workflow_runs") == []
+    assert lake.client().partitions("bronze", "github/workflow_runs") == []

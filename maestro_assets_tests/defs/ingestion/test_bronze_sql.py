@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from maestro_assets.defs.ingestion.assets import build_bronze_asset
@@ -114,6 +114,12 @@ def test_thirty_day_backfill_is_one_run_with_every_partition(platform_env, monke
         assert {"_ingested_at", "_source", "_batch_id"} <= {
             c.name for c in metadata["dagster/column_schema"].schema.columns
         }
+        # each partition's materialization carries that day's row count, not the run's total
+        for day, rows in expected.items():
+            (record,) = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+            ).records
+            assert record.asset_materialization.metadata["dagster/row_count"].value == rows, day
 
     # a re-run of one day replaces that partition: no duplicated rows
     again = dagster_materialize(env, "bronze/demo_db/task_events", "--partition", FIRST)

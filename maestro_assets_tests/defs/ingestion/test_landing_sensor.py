@@ -23,6 +23,7 @@ from maestro_assets.lib.lake import ObjectInfo, open_lake
 from maestro_assets.resources import LakeResource
 
 TABLE = "task_events_csv"
+CURSOR_KEY = f"landing/{TABLE}"  # the sensor keeps one cursor per <source>/<table>
 PREFIX = "landing/task_events/"
 BRONZE = AssetKey(["bronze", "landing", TABLE])
 DAYS = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04", "2026-09-05"]
@@ -37,7 +38,7 @@ def tick(cursor: str | None, resource: LakeResource, instance: DagsterInstance):
     return list(result.run_requests or []), result.cursor
 
 
-def seen_of(cursor: str | None, table: str = TABLE) -> dict[str, str]:
+def seen_of(cursor: str | None, table: str = CURSOR_KEY) -> dict[str, str]:
     raw = json.loads(cursor or "{}")
     return LandingCursor.parse(raw.get(table)).seen
 
@@ -60,7 +61,7 @@ def check_requests_match(requests, reported: dict[str, str]) -> None:
     for request in requests:
         objects = by_day[request.partition_key]
         assert request.tags["maestro/landing_objects"] == str(len(objects))
-        assert request.run_key == batch_run_key(TABLE, request.partition_key, objects)
+        assert request.run_key == batch_run_key(CURSOR_KEY, request.partition_key, objects)
         assert list(request.asset_selection) == [BRONZE]
 
 
@@ -202,7 +203,7 @@ def test_same_key_with_new_content_is_a_new_run(s3_env):
     assert second[0].partition_key == "2026-09-02"
     assert second[0].tags["maestro/landing_objects"] == "1"
     assert second[0].run_key != first[0].run_key
-    assert second[0].run_key == batch_run_key(TABLE, "2026-09-02", [ObjectInfo(key, 0, EPOCH, new_etag)])
+    assert second[0].run_key == batch_run_key(CURSOR_KEY, "2026-09-02", [ObjectInfo(key, 0, EPOCH, new_etag)])
     assert seen_of(cursor)[key].startswith(new_etag + "@")
     third, _ = tick(cursor, resource, instance)
     assert third == []
@@ -221,7 +222,7 @@ def test_late_object_older_than_the_mark_is_still_reported(local_env):
     lake.put(f"{PREFIX}date=2026-09-01/first.csv", b"event_id\n1\n")
     first, cursor = tick(None, resource, instance)
     assert len(first) == 1
-    mark = LandingCursor.parse(json.loads(cursor)[TABLE]).mark
+    mark = LandingCursor.parse(json.loads(cursor)[CURSOR_KEY]).mark
 
     # a slow writer's object becomes visible now, dated an hour before the mark
     late_key = f"{PREFIX}date=2026-09-03/late.csv"
@@ -233,8 +234,8 @@ def test_late_object_older_than_the_mark_is_still_reported(local_env):
 
     second, cursor = tick(cursor, resource, instance)
     assert [(r.partition_key, r.tags["maestro/landing_objects"]) for r in second] == [("2026-09-03", "1")]
-    assert second[0].run_key == batch_run_key(TABLE, "2026-09-03", [late])
-    assert LandingCursor.parse(json.loads(cursor)[TABLE]).mark == mark  # the mark does not go back
+    assert second[0].run_key == batch_run_key(CURSOR_KEY, "2026-09-03", [late])
+    assert LandingCursor.parse(json.loads(cursor)[CURSOR_KEY]).mark == mark  # the mark does not go back
     third, _ = tick(cursor, resource, DagsterInstance.ephemeral())
     assert third == []
 

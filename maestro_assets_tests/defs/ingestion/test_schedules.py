@@ -33,5 +33,5 @@ def test_snapshot_tables_have_their_own_schedule():
     schedule = defs.resolve_schedule_def("demo_db_snapshot_schedule")
     job = defs.resolve_job_def(schedule.job_name)
     selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert "bronze/demo_db/users" in selected and "silver/users" in selected
+    assert "bronze/demo_db/users" in selected and "silver/demo_db/users" in selected
     assert not any("task_events" in k for k in selected)

@@ -14,12 +14,12 @@ DAY = "2026-09-01"
 
 
 def silver(name: str):
-    return next(a for a in silver_assets() if a.key == AssetKey(["silver", name]))
+    return next(a for a in silver_assets() if a.key == AssetKey(["silver", "demo_db", name]))
 
 
-@asset(deps=[AssetKey(["silver", "deployments"])], partitions_def=silver("deployments").partitions_def)
+@asset(deps=[AssetKey(["silver", "demo_db", "deployments"])], partitions_def=silver("deployments").partitions_def)
 def downstream_of_deployments() -> None:
-    """Stands for any asset built on silver/deployments."""
+    """Stands for any asset built on silver/demo_db/deployments."""
 
 
 def deployments(n: int = 6, day: str = DAY) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_block_downstream(lake):
     frame.loc[2, "lead_time_hours"] = -5.0  # out of range
     frame.loc[3, "environment"] = "prod"  # not an allowed value
     frame.loc[4, "deployed_at"] = pd.Timestamp("2030-01-01", tz="UTC")  # in the future
-    lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
+    lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
 
     result, checks = run(lake, [silver("deployments"), downstream_of_deployments])
     assert not result.success
@@ -80,9 +80,9 @@ def test_bad_rows_are_quarantined_with_reasons_and_block_downstream(lake):
     # the blocking checks stopped the downstream asset
     assert not any(e.asset_key == downstream_of_deployments.key for e in result.get_asset_materialization_events())
 
-    store = lake.get()
-    quarantine = store.read_partition("quarantine", "deployments", ("date", DAY)).to_pandas()
-    valid = store.read_partition("silver", "deployments", ("date", DAY)).to_pandas()
+    store = lake.client()
+    quarantine = store.read_partition("quarantine", "demo_db/deployments", ("date", DAY)).to_pandas()
+    valid = store.read_partition("silver", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert len(quarantine) == 4 and len(valid) == 2
     reasons = " | ".join(quarantine["_reason"])
     assert "deployment_id=1" in reasons and "lead_time_hours=-5.0" in reasons and "environment=prod" in reasons
@@ -92,20 +92,20 @@ def test_bad_rows_are_quarantined_with_reasons_and_block_downstream(lake):
     bronze = store.read_partition("bronze", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert len(bronze) == 6  # raw data stays in bronze
 
-    report = json.loads(store.get(f"reports/silver/deployments/date={DAY}/report.json"))
+    report = json.loads(store.get(f"reports/silver/demo_db/deployments/date={DAY}/report.json"))
     assert report["rows_in"] == report["rows_valid"] + report["rows_quarantined"] == 6
     assert set(report["blocking_failures"]) >= {"uniqueness:deployment_id", "range:lead_time_hours"}
 
 
 def test_clean_partition_passes_and_downstream_runs(lake):
-    lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), deployments())
+    lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), deployments())
     result, checks = run(lake, [silver("deployments"), downstream_of_deployments])
     assert result.success
     assert all(c.passed for c in checks.values())
     assert downstream_of_deployments.key in {e.asset_key for e in result.get_asset_materialization_events()}
-    metadata = result.asset_materializations_for_node("silver__deployments")[0].metadata
+    metadata = result.asset_materializations_for_node("silver__demo_db__deployments")[0].metadata
     assert metadata["rows_in"].value == 6 and metadata["rows_quarantined"].value == 0
-    silver_frame = lake.get().read_partition("silver", "deployments", ("date", DAY)).to_pandas()
+    silver_frame = lake.client().read_partition("silver", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert str(silver_frame["deployed_at"].dtype) == "datetime64[ns, UTC]"
     assert not any(c.startswith("_") for c in silver_frame.columns)
 
@@ -113,7 +113,7 @@ def test_clean_partition_passes_and_downstream_runs(lake):
 def test_warnings_are_reported_but_do_not_block(lake):
     frame = deployments()
     frame["unexpected_column"] = "x"  # not declared: a WARNING, kept
-    lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
+    lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
     result, checks = run(lake, [silver("deployments"), downstream_of_deployments])
     assert result.success
     assert checks["schema__extra_columns"].passed is False
@@ -123,11 +123,11 @@ def test_warnings_are_reported_but_do_not_block(lake):
 
 def test_missing_required_column_quarantines_every_row_and_names_it(lake):
     frame = deployments().drop(columns=["environment"])
-    lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
+    lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
     result, checks = run(lake, [silver("deployments")])
     assert checks["schema"].passed is False
     assert "environment" in checks["schema"].metadata["message"].value
-    quarantine = lake.get().read_partition("quarantine", "deployments", ("date", DAY)).to_pandas()
+    quarantine = lake.client().read_partition("quarantine", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert len(quarantine) == 6
 
 
@@ -135,9 +135,9 @@ def test_mixed_types_from_a_text_file_are_quarantined_not_lost(lake):
     frame = deployments().astype(str)  # files land as text
     frame["restored_at"] = None
     frame.loc[2, "lead_time_hours"] = "twelve"
-    lake.get().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
+    lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
     run(lake, [silver("deployments")])
-    quarantine = lake.get().read_partition("quarantine", "deployments", ("date", DAY)).to_pandas()
+    quarantine = lake.client().read_partition("quarantine", "demo_db/deployments", ("date", DAY)).to_pandas()
     assert quarantine["lead_time_hours"].tolist() == ["twelve"]
     assert "lead_time_hours" in quarantine["_reason"].iloc[0]
 
@@ -147,7 +147,7 @@ def test_a_range_of_partitions_in_one_run(lake, maestro_home):
     for offset, day in enumerate(days):
         frame = deployments(3 + offset, day)
         frame["deployment_id"] += 100 * offset
-        lake.get().write_partition("bronze", "demo_db/deployments", ("date", day), frame)
+        lake.client().write_partition("bronze", "demo_db/deployments", ("date", day), frame)
     from dagster import PartitionKeyRange
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -159,7 +159,7 @@ def test_a_range_of_partitions_in_one_run(lake, maestro_home):
             tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]},
         )
         assert result.success
-        assert instance.get_materialized_partitions(AssetKey(["silver", "deployments"])) == set(days)
+        assert instance.get_materialized_partitions(AssetKey(["silver", "demo_db", "deployments"])) == set(days)
     assert PartitionKeyRange(days[0], days[-1])  # the range API the UI's backfill uses
     for offset, day in enumerate(days):
-        assert lake.get().read_partition("silver", "deployments", ("date", day)).num_rows == 3 + offset
+        assert lake.client().read_partition("silver", "demo_db/deployments", ("date", day)).num_rows == 3 + offset

@@ -138,3 +138,11 @@ def test_a_missing_or_broken_file_is_named(tmp_path, monkeypatch):
     broken.write_text("sources: [\n")
     with pytest.raises(SourceConfigError, match=r"broken.yaml: not valid YAML"):
         load_sources(broken)
+
+
+def test_the_demo_sources_start_where_the_demo_data_starts():
+    """The demo's window is defined once (lib/demo/generator.py); its sources file must agree."""
+    from maestro_assets.lib.demo.generator import demo_days
+
+    first, _ = demo_days()
+    assert load_sources(settings.PACKAGE_ROOT / "sources.yaml").start_date == first

@@ -1,0 +1,22 @@
+"""The configuration every domain's definitions are built from, loaded once at import time.
+
+Where each file comes from is decided in :mod:`maestro_assets.lib.settings` (``MAESTRO_SOURCES``,
+``MAESTRO_QUALITY_RULES``); a wrong file stops the code location from loading with a message that
+names the file, the entry and the setting.
+"""
+
+from dagster import DailyPartitionsDefinition
+
+from ..lib import settings
+from ..lib.ingestion.sources import TableSource, load_sources
+from ..lib.quality import TableRules, load_rules
+
+SOURCES = load_sources()
+RULES = load_rules(settings.quality_rules_file())
+# daily partitions of every time-based asset, from the sources file's start date, in UTC
+DAILY = DailyPartitionsDefinition(start_date=SOURCES.start_date.isoformat(), timezone="UTC")
+
+
+def rules_for(spec: TableSource) -> TableRules | None:
+    """The silver rules bound to a declared table, if it has any."""
+    return RULES.get(spec.table)

@@ -1,0 +1,107 @@
+"""One error policy: bad input and bugs fail at once (one attempt, the message in the UI);
+failures of the database, the object store and the network are retried with backoff."""
+
+import socket
+import sqlite3
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from botocore.config import Config
+from dagster import DagsterEventType, DagsterInstance, RetryPolicy, asset, materialize
+
+from maestro_assets.defs.failures import bad_input_fails_fast
+from maestro_assets.lib.errors import ConfigurationError, MaestroError, is_transient
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def raised(fn) -> BaseException:
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - the test inspects what was raised
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+def test_real_failures_are_told_apart(tmp_path):
+    port = closed_port()
+    refused = raised(lambda: sa.create_engine(f"postgresql+psycopg2://u:p@127.0.0.1:{port}/x").connect())
+    assert is_transient(refused), refused
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 0}, connect_timeout=1),
+    )
+    assert is_transient(raised(lambda: s3.list_objects_v2(Bucket="lake")))
+    locked_db = tmp_path / "locked.db"
+    holder = sqlite3.connect(locked_db, isolation_level=None)
+    holder.execute("CREATE TABLE t (x int)")
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = sa.create_engine(f"sqlite:///{locked_db}", connect_args={"timeout": 0.05})
+    assert is_transient(raised(lambda: engine.connect().execute(sa.text("SELECT * FROM t")).all()))
+    holder.rollback()
+    missing = raised(lambda: sa.create_engine("sqlite://").connect().execute(sa.text("SELECT * FROM nope")))
+    assert not is_transient(missing)  # a missing table does not appear by waiting
+    assert not is_transient(MaestroError("bad row"))
+    assert not is_transient(ConfigurationError("MAESTRO_LAKE_URL", "no bucket"))
+    assert not is_transient(raised(lambda: int("x")))  # a bug
+
+
+def attempts_of(body) -> tuple[int, str]:
+    @asset(retry_policy=RetryPolicy(max_retries=2, delay=0))
+    @bad_input_fails_fast
+    def guarded():
+        body()
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([guarded], instance=instance, raise_on_error=False)
+    assert not result.success
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = result.get_step_failure_events()
+    error, texts = failure.step_failure_data.error, []
+    while error is not None:  # the message and what it was raised from
+        texts.append(error.message)
+        error = error.cause
+    return 1 + len(retries), " | ".join(texts)
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts", "message"),
+    [
+        (
+            MaestroError("source 'crm', table 'orders': a row of 2026-01-06 is outside 2026-01-05"),
+            1,
+            "table 'orders': a row of 2026-01-06",
+        ),
+        (KeyError("event_time"), 1, "KeyError"),  # a bug: retrying repeats it
+        (ConnectionResetError("reset by peer"), 3, "reset by peer"),  # transient: tried 1 + 2 times
+    ],
+)
+def test_assets_fail_fast_on_bad_input_and_retry_transient_failures(error, attempts, message):
+    def body():
+        raise error
+
+    tried, text = attempts_of(body)
+    assert tried == attempts
+    assert message in text
+
+
+def test_generator_assets_follow_the_same_policy():
+    @asset(retry_policy=RetryPolicy(max_retries=2, delay=0))
+    @bad_input_fails_fast
+    def generating():
+        yield from ()
+        raise MaestroError("bad data")
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([generating], instance=instance, raise_on_error=False)
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert not result.success and not retries
