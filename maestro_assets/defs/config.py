@@ -13,8 +13,12 @@ from ..lib.quality import TableRules, load_rules
 
 SOURCES = load_sources()
 RULES = load_rules(settings.quality_rules_file())
-# daily partitions of every time-based asset, from the sources file's start date, in UTC
-DAILY = DailyPartitionsDefinition(start_date=SOURCES.start_date.isoformat(), timezone="UTC")
+# daily partitions of every time-based asset, from the sources file's start date (to its end date), in UTC
+DAILY = DailyPartitionsDefinition(
+    start_date=SOURCES.start_date.isoformat(),
+    end_date=SOURCES.end_date.isoformat() if SOURCES.end_date else None,
+    timezone="UTC",
+)
 
 
 def rules_for(spec: TableSource) -> TableRules | None:

@@ -9,12 +9,13 @@ from dagster import (
     DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
+    SkipReason,
     define_asset_job,
     schedule,
 )
 
 from ...lib.ingestion.sources import Source
-from ..config import SOURCES
+from ..config import DAILY, SOURCES
 from .assets import bronze_key
 
 
@@ -44,6 +45,11 @@ def source_jobs_and_schedules(source: Source):
         )
         def daily(context: ScheduleEvaluationContext):
             day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+            if not DAILY.has_partition_key(day):  # before start_date or from end_date on
+                return SkipReason(
+                    f"{day} is not a daily partition ({DAILY.get_first_partition_key()}.."
+                    f"{DAILY.get_last_partition_key()}: the sources file's start_date/end_date)"
+                )
             return RunRequest(run_key=f"{source.name}:{day}", partition_key=day)
 
         jobs.append(daily_job)

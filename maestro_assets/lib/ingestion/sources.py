@@ -265,10 +265,17 @@ class SourcesConfig(BaseModel):
 
     path: Path = Field(default=Path("sources.yaml"), exclude=True)
     start_date: date = Field(default=date(2026, 1, 1), description="first daily partition (YYYY-MM-DD)")
+    end_date: date | None = Field(
+        default=None,
+        description="the day after the last daily partition (exclusive, YYYY-MM-DD); "
+        "default: none, a new partition every day up to yesterday",
+    )
     sources: tuple[Source, ...]
 
     @model_validator(mode="after")
     def _check(self) -> SourcesConfig:
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError(f"end_date {self.end_date} must be after start_date {self.start_date}")
         names = [s.name for s in self.sources]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:

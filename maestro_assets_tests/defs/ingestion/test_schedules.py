@@ -35,3 +35,18 @@ def test_snapshot_tables_have_their_own_schedule():
     selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
     assert "bronze/demo_db/users" in selected and "silver/demo_db/users" in selected
     assert not any("task_events" in k for k in selected)
+
+
+def test_a_day_outside_the_partitions_is_skipped_with_the_reason():
+    """The demo's partitions end with its data (end_date): the day after, the schedule says why it skips."""
+    schedule = defs.resolve_schedule_def("demo_db_daily_schedule")
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(
+            instance=instance,
+            repository_def=defs.get_repository_def(),
+            scheduled_execution_time=datetime(2026, 11, 2, 2, 0, tzinfo=UTC),
+        )
+        result = schedule.evaluate_tick(context)
+    assert not result.run_requests
+    assert "2026-11-01 is not a daily partition" in result.skip_message
+    assert "end_date" in result.skip_message

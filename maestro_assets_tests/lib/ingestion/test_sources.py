@@ -4,6 +4,7 @@ entry and the setting, and a JSON Schema that editors use (kept equal to the mod
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -144,5 +145,7 @@ def test_the_demo_sources_start_where_the_demo_data_starts():
     """The demo's window is defined once (lib/demo/generator.py); its sources file must agree."""
     from maestro_assets.lib.demo.generator import demo_days
 
-    first, _ = demo_days()
-    assert load_sources(settings.PACKAGE_ROOT / "sources.yaml").start_date == first
+    first, last = demo_days()
+    config = load_sources(settings.PACKAGE_ROOT / "sources.yaml")
+    assert config.start_date == first
+    assert config.end_date == last + timedelta(days=1)  # partitions only where the demo has data
