@@ -79,9 +79,9 @@ def materialize(
     """Materialize ``asset_keys`` in one run through the instance in ``DAGSTER_HOME``
     (all partitions of ``partition_range`` at once, for partitioned assets)."""
     from dagster import DagsterInstance
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from .definitions import defs
+    from .defs.runs import partition_range_tags
 
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
@@ -90,9 +90,7 @@ def materialize(
         config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
         tags = dict(tags or {})
         if partition_range:
-            tags.update(
-                {ASSET_PARTITION_RANGE_START_TAG: partition_range[0], ASSET_PARTITION_RANGE_END_TAG: partition_range[1]}
-            )
+            tags.update(partition_range_tags(*partition_range))
         result = job.execute_in_process(
             instance=instance,
             asset_selection=list(asset_keys),
