@@ -31,11 +31,12 @@ import pandas as pd
 import yaml
 
 from ..errors import MaestroError
+from .coercion import Coerced, coerce_column
 from .dtypes import DtypeSpec, Family, parse_dtype
 
 ROW_KINDS = ("uniqueness", "range", "categorical")
 TABLE_KINDS = ("completeness", "freshness", "distribution")
-KINDS = ROW_KINDS + TABLE_KINDS
+DECLARED_CHECK_KINDS = ROW_KINDS + TABLE_KINDS  # what a rules file may declare
 IMPLICIT_KINDS = ("schema", "future")  # produced by validate(), never declared
 MISSING_POLICIES = ("keep", "impute", "drop", "zero")
 DEFAULT_FUTURE_TOLERANCE_MINUTES = 5.0
@@ -107,11 +108,9 @@ class ColumnRule:
             if self.impute_value is not None and not self.read([self.impute_value]).present.all():
                 raise RulesError(f"impute_value {self.impute_value!r} is not a valid {self.dtype}")
 
-    def read(self, values: Iterable[Any]):
+    def read(self, values: Iterable[Any]) -> Coerced:
         """``values`` (from the rules: an impute value, allowed values…) read as this column's dtype."""
-        from .coercion import coerce_column  # coercion reads ColumnRule
-
-        return coerce_column(pd.Series(list(values), dtype=object), self)
+        return coerce_column(pd.Series(list(values), dtype=object), self.spec, self.nullable)
 
     @cached_property
     def spec(self) -> DtypeSpec:
@@ -136,8 +135,8 @@ class CheckRule:
             raise RulesError(
                 f"{self.kind!r} checks are implicit (from `columns` and freshness checks); do not declare them"
             )
-        if self.kind not in KINDS:
-            raise RulesError(f"unknown check kind {self.kind!r} (use one of {', '.join(KINDS)})")
+        if self.kind not in DECLARED_CHECK_KINDS:
+            raise RulesError(f"unknown check kind {self.kind!r} (use one of {', '.join(DECLARED_CHECK_KINDS)})")
         object.__setattr__(self, "severity", Severity.parse(self.severity))
         columns = (self.columns,) if isinstance(self.columns, str) else tuple(self.columns)
         if self.kind == "uniqueness":
