@@ -230,8 +230,16 @@ def _checks_table(combined: dict[str, dict]) -> str:
 def silver_assets() -> list[AssetsDefinition]:
     with warnings.catch_warnings():  # BackfillPolicy is "beta" in 1.13
         warnings.simplefilter("ignore", BetaWarning)
-        return [build_silver_asset(spec, RULES[spec.table]) for spec in SOURCES.tables() if spec.table in RULES]
+        return [
+            build_silver_asset(spec, rules)
+            for spec in SOURCES.tables()
+            if (rules := RULES.for_table(spec.source, spec.table)) is not None
+        ]
 
 
 def silver_of_bronze() -> dict[AssetKey, AssetKey]:
-    return {bronze_key(spec): silver_key(spec) for spec in SOURCES.tables() if spec.table in RULES}
+    return {
+        bronze_key(spec): silver_key(spec)
+        for spec in SOURCES.tables()
+        if RULES.for_table(spec.source, spec.table) is not None
+    }
