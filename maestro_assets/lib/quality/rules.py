@@ -162,6 +162,7 @@ PARAMS: dict[str, type[_Params]] = {
     "freshness": FreshnessParams,
     "distribution": DistributionParams,
 }
+assert set(PARAMS) == set(DECLARED_CHECK_KINDS)
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -303,7 +304,8 @@ class CheckRule(_Model):
         fields = body["properties"]
         target = {"column": {"type": "string", "description": fields["column"]["description"]}}
         variants = []
-        for kind, model in PARAMS.items():
+        for kind in DECLARED_CHECK_KINDS:
+            model = PARAMS[kind]
             params = model.model_json_schema()
             properties = {"kind": {"const": kind}, "severity": fields["severity"], **target}
             required = ["kind"] if kind == "uniqueness" else ["kind", "column"]
@@ -655,27 +657,27 @@ def _params_message(exc: ValidationError, kind: str) -> str:
 
 def _sentence(error: Mapping[str, Any], setting: str | None, model: type[BaseModel]) -> str:
     kind, got = error["type"], error.get("input")
-    name = f"`{setting}`" if setting is not None else "it"
+    name = f"`{setting}` " if setting is not None else ""  # None: the entry itself
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "missing":
-        return f"no {name}"
+        return f"no {name.strip() or 'value'}"
     if kind in ("literal_error", "enum") and setting in CHOICES:
         noun, options = CHOICES[setting]
         return f"unknown {noun} {got!r} (use one of {', '.join(options)})"
     if kind in ("bool_type", "bool_parsing"):
-        return f"{name} must be true or false, got {got!r}"
+        return f"{name}must be true or false, got {got!r}"
     if kind in NUMBER_ERRORS:
-        return f"{name} must be a number{_bounds(model, setting)}, got {got!r}"
+        return f"{name}must be a number{_bounds(model, setting)}, got {got!r}"
     if kind == "too_short":
-        return f"{name} must be a non-empty list of values"
+        return f"{name}must be a non-empty list of values"
     if kind == "string_pattern_mismatch":
-        return f"{name} {got!r} must match {error['ctx']['pattern']}"
+        return f"{name}{got!r} must match {error['ctx']['pattern']}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{name} must be a mapping, got {type(got).__name__}"
+        return f"{name}must be a mapping, got {type(got).__name__}"
     if kind in ("tuple_type", "list_type"):
-        return f"{name} must be a list, got {type(got).__name__}"
-    return f"{name}: {error['msg'].replace('Input should', 'should')}, got {got!r}"
+        return f"{name}must be a list, got {type(got).__name__}"
+    return f"{name}{error['msg'].replace('Input should', 'should')}, got {got!r}"
 
 
 def _bounds(model: type[BaseModel], setting: str | None) -> str:
