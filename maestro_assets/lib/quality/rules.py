@@ -613,14 +613,14 @@ HIDDEN_FIELDS = {"name", "table", "source", "params"}  # not settings a rules fi
 
 
 def rules_error(exc: ValidationError, level: str, root: Any, where: Sequence[str] = ()) -> RulesError:
-    """One RulesError for all of ``exc``'s errors: each prefixed by where it is (file, table,
-    check or column) and naming the setting. ``root`` is the input validated at ``level``
-    (``document``, ``table``, ``column`` or ``check``)."""
+    """One RulesError for all of ``exc``'s errors, after ``where`` (the file): each names where
+    it is (table, check or column) and the setting. ``root`` is the input validated at
+    ``level`` (``document``, ``table``, ``column`` or ``check``)."""
     sentences: dict[tuple[str, ...], list[str]] = {}
     unknown: dict[tuple[str, ...], tuple[type[BaseModel], list[str]]] = {}
     for error in exc.errors(include_url=False):
         place, setting, model = _locate(tuple(error["loc"]), root, level)
-        place = (*where, *place)
+        place = tuple(place)
         if error["type"] == "extra_forbidden":
             unknown.setdefault(place, (model, []))[1].append(str(setting))
             continue
@@ -634,7 +634,8 @@ def rules_error(exc: ValidationError, level: str, root: Any, where: Sequence[str
         sentences.setdefault(place, []).append(
             f"unknown field(s) {', '.join(sorted(names))} (allowed: {', '.join(allowed)})"
         )
-    return RulesError("; ".join(": ".join([*place, text]) for place, texts in sentences.items() for text in texts))
+    found = "; ".join(": ".join([*place, text]) for place, texts in sentences.items() for text in texts)
+    return RulesError(": ".join([*where, found]))
 
 
 def _params_message(exc: ValidationError, kind: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -244,7 +246,7 @@ def test_the_file_is_named_and_every_mistake_reported(tmp_path):
         load_rules(path)
     assert str(raised.value) == (
         f"rules file {path}: table 'db/events': column 'n': unknown dtype 'int65'; "
-        f"rules file {path}: table 'db/other': column 'id': `nullable` must be true or false, got 'no'"
+        "table 'db/other': column 'id': `nullable` must be true or false, got 'no'"
     )
 
 
@@ -367,9 +369,20 @@ def test_the_committed_schema_is_what_the_models_generate():
     committed = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert committed == rules_json_schema(), (
         "schemas/quality_rules.schema.json is stale: regenerate it with "
-        "json.dumps(rules_json_schema(), indent=2) from maestro_assets.lib.quality"
+        "python -m maestro_assets.lib.quality > maestro_assets/schemas/quality_rules.schema.json"
     )
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json.dumps(rules_json_schema(), indent=2) + "\n"
+
+
+def test_the_regeneration_command_writes_the_committed_schema():
+    printed = subprocess.run(
+        [sys.executable, "-m", "maestro_assets.lib.quality"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    ).stdout
+    assert printed == SCHEMA_FILE.read_text(encoding="utf-8")
 
 
 def test_the_schema_has_one_variant_per_declared_kind_with_its_parameters():
