@@ -51,7 +51,7 @@ FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
 RULES = load_rules(
     {
         "tables": {
-            "task_events": {
+            "demo_db/task_events": {
                 "keys": ["event_id"],
                 "columns": {
                     "event_id": {"dtype": "int64", "nullable": False},
@@ -77,7 +77,7 @@ RULES = load_rules(
             }
         }
     }
-)["task_events"]
+).for_table("demo_db", "task_events")
 
 
 def task_events(rows: int, seed: int = 0, bad_share: float = 0.01) -> pd.DataFrame:

@@ -23,4 +23,4 @@ DAILY = DailyPartitionsDefinition(
 
 def rules_for(spec: TableSource) -> TableRules | None:
     """The silver rules bound to a declared table, if it has any."""
-    return RULES.get(spec.table)
+    return RULES.for_table(spec.source, spec.table)

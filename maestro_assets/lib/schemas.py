@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .ingestion.sources import sources_json_schema
+from .quality.rules import rules_json_schema
 from .settings import PACKAGE_ROOT
 
 SCHEMA_DIR = PACKAGE_ROOT / "schemas"
-SCHEMAS: dict[str, Callable[[], dict]] = {"sources": sources_json_schema}
+SCHEMAS: dict[str, Callable[[], dict]] = {"sources": sources_json_schema, "quality_rules": rules_json_schema}
 
 
 def render(schema: dict) -> str:

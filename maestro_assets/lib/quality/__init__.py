@@ -1,6 +1,7 @@
 """Silver-layer validation and cleaning: declared rules per table, checked vectorised.
 
-* :func:`load_rules` reads the rules (YAML, or the mapping it holds) into :class:`TableRules`.
+* :func:`load_rules` reads the rules (YAML, or the mapping it holds) into :class:`QualityRules`;
+  ``.for_table(source, table)`` gives a table's :class:`TableRules` (None without rules).
 * :func:`validate` splits a received frame into typed valid rows and quarantined rows (as
   received, with ``_failed_checks`` and ``_reason``) and returns one :class:`CheckResult` per
   check; ``rows_in == rows_valid + rows_quarantined`` always.
@@ -19,7 +20,7 @@ unexpected columns, kept in the valid output).
 from .cleaning import clean
 from .engine import validate
 from .results import FAILED_CHECKS, REASON, CheckResult, ValidationResult
-from .rules import CheckRule, ColumnRule, RulesError, Severity, TableRules, load_rules
+from .rules import CheckRule, ColumnRule, QualityRules, RulesError, Severity, TableRules, load_rules, rules_json_schema
 from .schema import pandera_schema
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CheckResult",
     "CheckRule",
     "ColumnRule",
+    "QualityRules",
     "RulesError",
     "Severity",
     "TableRules",
@@ -35,5 +37,6 @@ __all__ = [
     "clean",
     "load_rules",
     "pandera_schema",
+    "rules_json_schema",
     "validate",
 ]

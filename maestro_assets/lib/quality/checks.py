@@ -342,7 +342,7 @@ def distribution_result(table: Table, check: CheckRule, valid: np.ndarray) -> Ch
     if table.reference is None or column not in table.reference.columns:
         why = "no reference frame" if table.reference is None else f"reference frame has no column {column!r}"
         return skipped_result(check, why, passed=True)
-    read, expected = table.typed[column], coerce_column(table.reference[column], rule)
+    read, expected = table.typed[column], coerce_column(table.reference[column], rule.spec, rule.nullable)
     current = read.values[valid & read.present]
     baseline = expected.values[expected.present]
     if not len(current) or not len(baseline):

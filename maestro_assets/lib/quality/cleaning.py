@@ -43,7 +43,7 @@ def _typed(valid: pd.DataFrame, rules: TableRules) -> pd.DataFrame:
     for rule in rules.columns:
         if rule.name not in valid.columns:
             continue
-        read = coerce_column(valid[rule.name], rule)
+        read = coerce_column(valid[rule.name], rule.spec, rule.nullable)
         if read.bad.any():
             example = valid[rule.name].iloc[np.flatnonzero(read.bad)[0]]
             raise MaestroError(

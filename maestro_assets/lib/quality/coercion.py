@@ -29,7 +29,6 @@ from pandas.api.types import (
 )
 
 from .dtypes import DtypeSpec, Family
-from .rules import ColumnRule
 
 NULL_WORDS = ("", "nan", "nat", "null", "none", "na", "n/a", "<na>")  # text read as null outside string columns
 BOOL_WORDS = {
@@ -62,11 +61,11 @@ def as_array(series: pd.Series):
     return series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
 
 
-def coerce_column(raw: pd.Series, rule: ColumnRule) -> Coerced:
-    """``raw`` read as ``rule.dtype`` (stored as ``rule.storage_dtype``)."""
-    if isinstance(raw.dtype, pd.CategoricalDtype) and rule.spec.family is not Family.CATEGORY:
+def coerce_column(raw: pd.Series, spec: DtypeSpec, nullable: bool = True) -> Coerced:
+    """``raw`` read as the dtype ``spec`` (stored as ``spec.storage(nullable)``)."""
+    if isinstance(raw.dtype, pd.CategoricalDtype) and spec.family is not Family.CATEGORY:
         raw = raw.astype(object)
-    return READERS[rule.spec.family](raw, rule.spec, rule.storage_dtype)
+    return READERS[spec.family](raw, spec, spec.storage(nullable))
 
 
 def _none(raw: pd.Series) -> np.ndarray:

@@ -60,7 +60,11 @@ def _read(frame: pd.DataFrame, rules: TableRules, now, reference) -> Table:
         raise MaestroError(f"table {rules.table!r}: the frame has repeated column names {repeated}")
     if reference is not None and not isinstance(reference, pd.DataFrame):
         raise MaestroError(f"table {rules.table!r}: reference must be a pandas DataFrame")
-    typed = {rule.name: coerce_column(frame[rule.name], rule) for rule in rules.columns if rule.name in frame.columns}
+    typed = {
+        rule.name: coerce_column(frame[rule.name], rule.spec, rule.nullable)
+        for rule in rules.columns
+        if rule.name in frame.columns
+    }
     return Table(rules, frame, typed, as_utc(pd.Timestamp.now(tz="UTC") if now is None else now), reference)
 
 

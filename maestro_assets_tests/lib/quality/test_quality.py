@@ -41,7 +41,7 @@ EVENT_TYPES = [
 ]
 RULES_YAML = textwrap.dedent("""
     tables:
-      task_events:
+      demo_db/task_events:
         keys: [event_id]
         columns:
           event_id:   {dtype: int64, nullable: false}
@@ -60,7 +60,7 @@ RULES_YAML = textwrap.dedent("""
           - {kind: freshness, column: event_time, max_age_hours: 48, severity: WARNING}
           - {kind: distribution, column: hours_logged, max_ks: 0.2, severity: WARNING}
 """)
-RULES = load_rules(yaml.safe_load(RULES_YAML))["task_events"]
+RULES = load_rules(yaml.safe_load(RULES_YAML)).for_table("demo_db", "task_events")
 ALL_CHECKS = [
     "schema:event_id",
     "schema:task_id",
@@ -363,7 +363,7 @@ def test_error_severity_blocks_and_warning_does_not():
                 "{kind: range, column: hours_logged, min: 0, max: 24, severity: WARNING}",
             )
         )
-    )["task_events"]
+    ).for_table("demo_db", "task_events")
     result = run(frame, warning_rules)
     assert result.passed and result.rows_quarantined == 1  # still a row-level failure
 
@@ -468,7 +468,7 @@ def test_clean_refuses_unvalidated_rows():
 def test_load_rules_from_a_file(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(RULES_YAML)
-    assert load_rules(path) == {"task_events": RULES}
+    assert load_rules(path).tables == {"demo_db/task_events": RULES}
     assert RULES.check("range:hours_logged").params == {"min": 0, "max": 24}
     assert RULES.check("uniqueness:event_id").columns == ("event_id",)
 
@@ -476,7 +476,7 @@ def test_load_rules_from_a_file(tmp_path):
 def _with_check(check: str) -> dict:
     return {
         "tables": {
-            "events": {
+            "db/events": {
                 "columns": {"id": {"dtype": "int64"}, "at": {"dtype": "datetime64[ns, UTC]"}},
                 "checks": [{"kind": "completeness", "column": "id"}, yaml.safe_load(check)],
             }
@@ -487,9 +487,9 @@ def _with_check(check: str) -> dict:
 @pytest.mark.parametrize(
     ("check", "message"),
     [
-        ("{kind: sameness, column: id}", r"table 'events': check 2 \(sameness:id\): unknown check kind 'sameness'"),
+        ("{kind: sameness, column: id}", r"table 'db/events': check 2 \(sameness:id\): unknown check kind 'sameness'"),
         ("{kind: range, column: id, min: 0, severity: FATAL}", r"check 2 \(range:id\): unknown severity 'FATAL'"),
-        ("{kind: range, column: idd, min: 0}", r"table 'events': check 2 \(range:idd\): unknown column 'idd'"),
+        ("{kind: range, column: idd, min: 0}", r"table 'db/events': check 2 \(range:idd\): unknown column 'idd'"),
         ("{kind: range, column: id, minimum: 0}", r"unknown parameter\(s\) minimum for a range check"),
         ("{kind: range, column: id}", "a range check needs `min`, `max` or both"),
         ("{kind: range, column: id, min: 5, max: 1}", "min 5 is above max 1"),
@@ -513,7 +513,7 @@ def test_load_rules_errors_name_the_table_and_check(check, message):
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
-        ({"id": {"dtype": "int65"}}, r"table 'events': column 'id': unknown dtype 'int65'"),
+        ({"id": {"dtype": "int65"}}, r"table 'db/events': column 'id': unknown dtype 'int65'"),
         ({"id": {"dtype": "complex128"}}, "unsupported dtype 'complex128'"),
         ({"id": {"type": "int64"}}, r"column 'id': unknown field\(s\) type"),
         ({"id": {"dtype": "int64", "missing": "guess"}}, "unknown missing-value policy 'guess'"),
@@ -524,7 +524,7 @@ def test_load_rules_errors_name_the_table_and_check(check, message):
 )
 def test_load_rules_column_errors(columns, message):
     with pytest.raises(RulesError, match=message):
-        load_rules({"tables": {"events": {"columns": columns}}})
+        load_rules({"tables": {"db/events": {"columns": columns}}})
 
 
 def test_load_rules_document_errors(tmp_path):
@@ -535,8 +535,8 @@ def test_load_rules_document_errors(tmp_path):
     (tmp_path / "broken.yaml").write_text("tables: [unclosed")
     with pytest.raises(RulesError, match="not valid YAML"):
         load_rules(tmp_path / "broken.yaml")
-    with pytest.raises(RulesError, match=r"table 'events': key column\(s\) 'nope'"):
-        load_rules({"tables": {"events": {"keys": ["nope"], "columns": {"id": {"dtype": "int64"}}}}})
+    with pytest.raises(RulesError, match=r"table 'db/events': key column\(s\) 'nope'"):
+        load_rules({"tables": {"db/events": {"keys": ["nope"], "columns": {"id": {"dtype": "int64"}}}}})
 
 
 def test_validate_refuses_a_frame_with_repeated_column_names():
