@@ -256,6 +256,39 @@ def _ragged(text: str, start: int, lines_before: int, width: int, spec: TableSou
     )
 
 
+def _unclosed_quote(text: str, start: int, lines_before: int, last: str | None, spec: TableSource) -> int | None:
+    """The line where a quoted field opens that the file never closes (RFC 4180 readers, Arrow's and
+    Python's alike, read the rest of the file as that one value); None if every quote closes.
+
+    Such a field is the last value read, and the file ends with its opening quote and its text:
+    only then is the file read again, by Python's csv, to find the last record and read it strictly."""
+    if last is None or not text.endswith(QUOTE + last.replace(QUOTE, QUOTE * 2)):
+        return None
+    lines = _Lines(text, start)
+    reader = csv.reader(lines, delimiter=spec.delimiter)
+    last_start, last_line = start, lines_before + 1
+    with _FieldLimit(len(text)):
+        for _ in reader:
+            if lines.consumed < len(text):
+                last_start, last_line = lines.consumed, lines_before + reader.line_num + 1
+        try:
+            for _ in csv.reader(_Lines(text, last_start), delimiter=spec.delimiter, strict=True):
+                pass
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                return last_line
+    return None
+
+
+def _refuse_unclosed_quote(text: str, start: int, lines_before: int, last, spec: TableSource, key: str) -> None:
+    line = _unclosed_quote(text, start, lines_before, last, spec)
+    if line:
+        raise FileFormatError(
+            f"{_where(spec, key)}, line {line}: a quoted field opens here and is never closed "
+            "(the rest of the file would be read as that one value)"
+        )
+
+
 def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
     """Every value as text; lines with more or fewer fields than the header are an error."""
     text = _decode(payload, spec, key)
@@ -270,6 +303,7 @@ def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
         names = [f"column_{n}" for n in range(1, len(fields) + 1)]
         data_start, data_lines_before = start, lines_before
     if ONLY_LINE_BREAKS.match(text, data_start):  # header only: zero rows
+        _refuse_unclosed_quote(text, start, lines_before, fields[-1], spec, key)
         return pa.table({name: pa.array([], pa.string()) for name in names})
     if _codec(spec, key) == "utf-8":  # Arrow reads the original bytes from the first record on
         skip = len(codecs.BOM_UTF8) if payload.startswith(codecs.BOM_UTF8) else 0
@@ -293,6 +327,8 @@ def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
     except pa.ArrowException as exc:
         problem = _ragged(text, data_start, data_lines_before, len(names), spec, key)
         raise FileFormatError(problem or f"{_where(spec, key)}: not valid CSV: {str(exc).strip()[:300]}") from None
+    last = table.column(len(names) - 1)[-1].as_py() if table.num_rows else fields[-1]
+    _refuse_unclosed_quote(text, start, lines_before, last, spec, key)
     return table.rename_columns(names)
 
 
