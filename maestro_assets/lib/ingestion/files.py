@@ -292,7 +292,7 @@ def _refuse_unclosed_quote(text: str, start: int, lines_before: int, last, spec:
 def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
     """Every value as text; lines with more or fewer fields than the header are an error."""
     text = _decode(payload, spec, key)
-    if ONLY_WHITESPACE.match(text):
+    if ONLY_WHITESPACE.match(text) and spec.delimiter not in text:  # only spaces and line breaks
         raise FileFormatError(f"{_where(spec, key)}: the file is empty (no header, no rows)")
     fields, start, end, lines_before, header_lines = _first_record(text, spec, key)
     if spec.header:
@@ -305,11 +305,14 @@ def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
     if ONLY_LINE_BREAKS.match(text, data_start):  # header only: zero rows
         _refuse_unclosed_quote(text, start, lines_before, fields[-1], spec, key)
         return pa.table({name: pa.array([], pa.string()) for name in names})
-    if _codec(spec, key) == "utf-8":  # Arrow reads the original bytes from the first record on
+    # Arrow reads the records after the header; the last line must end in a line break, or Arrow
+    # reads an empty unquoted last field after a quoted field on that line as "" instead of null
+    ends_in_break = text.endswith(("\n", "\r"))
+    if _codec(spec, key) == "utf-8" and ends_in_break:  # the original bytes, not a copy
         skip = len(codecs.BOM_UTF8) if payload.startswith(codecs.BOM_UTF8) else 0
         body = pa.py_buffer(payload).slice(skip + len(text[:data_start].encode("utf-8")))
     else:
-        body = pa.py_buffer(text[data_start:].encode("utf-8"))
+        body = pa.py_buffer((text[data_start:] + ("" if ends_in_break else "\n")).encode("utf-8"))
     internal = [f"c{n}" for n in range(len(names))]  # unique by construction, each one a string column
     try:
         table = pacsv.read_csv(
