@@ -81,12 +81,15 @@ def _plural(count: int, word: str) -> str:
 # -- decoding ---------------------------------------------------------------------------------------
 def _codec(spec: TableSource, key: str) -> str:
     try:
-        return codecs.lookup(spec.encoding).name
+        info = codecs.lookup(spec.encoding)
+        if not getattr(info, "_is_text_encoding", True):  # rot13, base64 … (str() refuses them)
+            raise LookupError(spec.encoding)
+        return info.name
     except LookupError:
         raise FileFormatError(
-            f"{_where(spec, key)}: the table's encoding {spec.encoding!r} is not a known codec "
-            f"(set `encoding:` on table {spec.table!r} in the sources file to a Python codec name such as utf-8, "
-            "utf-16 or cp1252)"
+            f"{_where(spec, key)}: the table's encoding {spec.encoding!r} is not a known text codec "
+            f"(set `encoding:` on table {spec.table!r} in the sources file to the name of a Python text codec such as "
+            "utf-8, utf-16 or cp1252)"
         ) from None
 
 
@@ -206,10 +209,11 @@ def _first_record(text: str, spec: TableSource, key: str) -> tuple[list[str], in
     reader = csv.reader(lines, delimiter=spec.delimiter)
     start, lines_before = 0, 0
     try:
-        for fields in reader:
-            if fields:
-                return fields, start, lines.consumed, lines_before, reader.line_num
-            start, lines_before = lines.consumed, reader.line_num
+        with _FieldLimit(len(text)):  # without a header, the first record is data: a field can be 50 MB
+            for fields in reader:
+                if fields:
+                    return fields, start, lines.consumed, lines_before, reader.line_num
+                start, lines_before = lines.consumed, reader.line_num
     except csv.Error as exc:
         raise FileFormatError(f"{_where(spec, key)}, line {reader.line_num}: not valid CSV ({exc})") from None
     raise FileFormatError(f"{_where(spec, key)}: the file is empty (no header, no rows)")

@@ -205,9 +205,18 @@ def test_decoding_error_line_counts_cr_only_endings(tmp_path):
     assert "(line 4, column 1)" in message
 
 
-def test_unknown_encoding_names_the_setting(tmp_path):
-    message = fails(tmp_path, b"id\n1\n", encoding="utf-9")
-    assert "'utf-9' is not a known codec" in message and "`encoding:`" in message
+@pytest.mark.parametrize("encoding", ["utf-9", "rot13", "base64"])
+def test_unknown_or_non_text_encoding_names_the_setting(tmp_path, encoding):
+    message = fails(tmp_path, b"id\n1\n", encoding=encoding)
+    assert f"{encoding!r} is not a known text codec" in message and "`encoding:`" in message
+
+
+def test_headerless_file_with_a_large_first_field(tmp_path):
+    big = "x" * 300_000  # beyond Python csv's default 128 KiB field limit
+    table = read(tmp_path, f"1,{big}\n2,y\n".encode(), header=False)
+    assert table.column("column_2").to_pylist() == [big, "y"]
+    header = read(tmp_path, f'"{big}"\nv\n'.encode())
+    assert header.column_names == [big, "_file"]
 
 
 def test_jsonl_is_decoded_with_the_table_encoding(tmp_path):
@@ -223,6 +232,10 @@ def test_jsonl_line_separator_inside_a_string_is_not_a_line_break(tmp_path):
     payload = (json.dumps({"id": "1", "note": "a\u2028b\u0085c"}, ensure_ascii=False) + "\n").encode()
     table = read(tmp_path, payload, "jsonl")
     assert rows(table) == [{"id": "1", "note": "a\u2028b\u0085c"}]
+
+
+def test_jsonl_lone_surrogate_is_a_file_format_error(tmp_path):
+    assert "not valid text" in fails(tmp_path, b'{"id": "\\ud800"}\n', "jsonl")
 
 
 def test_jsonl_huge_integer_and_deep_nesting_are_handled(tmp_path):
