@@ -5,8 +5,10 @@ and on any bytes at all it either reads them or raises FileFormatError — nothi
 from __future__ import annotations
 
 import csv
+import re
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -41,21 +43,26 @@ def must_quote(value: str, delimiter: str) -> bool:
 
 
 @st.composite
-def csv_files(draw):
-    """(file bytes, table settings, for each record its fields as (value or None, quoted))."""
+def csv_files(draw, ragged: bool = False):
+    """(file bytes, table settings, for each record its fields as (value or None, quoted)).
+
+    ``ragged``: a header, and data records of 1 to width + 2 fields, at least one of them not width."""
     delimiter = draw(st.sampled_from(DELIMITERS))
     encoding = draw(st.sampled_from(ENCODINGS))
-    header = draw(st.booleans())
+    header = ragged or draw(st.booleans())
     width = draw(st.integers(1, 5))
     if header:
         names = draw(st.lists(VALUES, min_size=width, max_size=width, unique=True))
         records = [[(name, None) for name in names]]  # quoting drawn below
     else:
         records = []
-    # None: an empty unquoted field (a null); a one-field record of it would be a blank line, skipped
-    value = VALUES if width == 1 else st.one_of(st.none(), VALUES)
-    for _ in range(draw(st.integers(0 if header else 1, 6))):
-        records.append([(draw(value), None) for _ in range(width)])
+    for _ in range(draw(st.integers(1 if ragged or not header else 0, 8 if ragged else 6))):
+        size = draw(st.integers(1, width + 2)) if ragged else width
+        # None: an empty unquoted field (a null); a one-field record of it would be a blank line, skipped
+        value = VALUES if size == 1 else st.one_of(st.none(), VALUES)
+        records.append([(draw(value), None) for _ in range(size)])
+    if ragged:
+        assume(any(len(record) != width for record in records[1:]))
 
     text, fields = [], []
     if encoding == "utf-8" and draw(st.booleans()):
@@ -144,3 +151,38 @@ def test_any_bytes_are_read_or_refused_with_a_file_format_error(payload, fmt, he
         assert table.column_names[-1] == "_file"
         if fmt == "csv":
             assert all(field.type == pa.string() for field in table.schema)
+
+
+def ragged_reference(path, table: TableSource) -> tuple[int, list[tuple[str, int]]]:
+    """Python csv's account of the records whose field count is not the header's: how many, and
+    the first five as ("line N" or "lines N-M", field count) with csv's physical line numbers."""
+    encoding = "utf-8-sig" if table.encoding == "utf-8" else table.encoding
+    with open(path, encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=table.delimiter)
+        width, bad, count, last = None, [], 0, 0
+        for row in reader:
+            first, last = last + 1, reader.line_num
+            if not row:
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                count += 1
+                bad.append((f"line {first}" if first == last else f"lines {first}-{last}", len(row)))
+    return count, bad[:5]
+
+
+@SETTINGS
+@given(csv_files(ragged=True))
+def test_ragged_lines_are_counted_and_the_first_five_named_as_csv_numbers_them(tmp_path_factory, generated):
+    payload, table_spec, _ = generated
+    path = tmp_path_factory.mktemp("landed") / "orders.csv"
+    path.write_bytes(payload)
+    count, first_five = ragged_reference(path, table_spec)
+    with pytest.raises(FileFormatError) as caught:
+        read_landed(path.read_bytes(), table_spec, KEY)
+    message = str(caught.value)
+    assert f"file '{KEY}'" in message
+    assert f"{count} line{'' if count == 1 else 's'} do" in message, message
+    shown = re.findall(r"(lines? \d+(?:-\d+)?) has (\d+) fields?", message)
+    assert [(where, int(n)) for where, n in shown] == first_five, message
