@@ -39,7 +39,9 @@ def spec(delimiter: str, encoding: str, header: bool) -> TableSource:
 
 
 def must_quote(value: str, delimiter: str) -> bool:
-    return value == "" or any(c in value for c in (delimiter, '"', "\r", "\n"))
+    """Quotes inside an unquoted field are text (``5" screen``), as csv and Arrow both read them;
+    a field that starts with one, or holds the delimiter or a line break, must be quoted."""
+    return value == "" or value.startswith('"') or any(c in value for c in (delimiter, "\r", "\n"))
 
 
 @st.composite
