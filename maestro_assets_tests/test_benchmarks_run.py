@@ -16,6 +16,7 @@ TINY = {
     "dagster_overhead": ["--steps", "3"],
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
+    "read_landed": ["--mb", "0.2", "--repeats", "1"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

@@ -310,7 +310,7 @@ def test_bronze_files_partition_and_a_bad_file(maestro_home, tmp_path):
     assert not failed.success
     message = error_text(failed)
     assert "FileFormatError" in message
-    assert re.search(rf"file '{re.escape(bad)}'.*not UTF-8 at byte {bad_at} \(line 2\)", message), message
+    assert re.search(rf"file '{re.escape(bad)}'.*not UTF-8 at byte {bad_at} \(line 2\b", message), message
     assert lake.get(bad) == bad_payload  # nothing deleted from the landing area
     assert sorted(o.key for o in lake.list("landing/")) == sorted([one, two, bad, other_day])
     assert lake.get(PART) == before  # the previous bronze partition is untouched
