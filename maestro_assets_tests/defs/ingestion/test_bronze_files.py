@@ -16,8 +16,30 @@ DAY = "2026-09-01"
 PREFIX = f"landing/task_events/date={DAY}/"
 
 
-def files_asset():
-    return next(a for a in bronze_assets() if a.key == AssetKey(["bronze", "landing", "task_events_csv"]))
+def files_asset(bad_files: str = "ERROR"):
+    """The demo's landing CSV table, declared with the given severity for unreadable files."""
+    raw = {
+        "sources": [
+            {
+                "name": "landing",
+                "kind": "files",
+                "tables": [
+                    {
+                        "table": "task_events_csv",
+                        "prefix": "landing/task_events/",
+                        "format": "csv",
+                        "bad_files": bad_files,
+                    }
+                ],
+            }
+        ]
+    }
+    (source,) = parse_sources(raw, Path("sources.yaml")).sources
+    return build_bronze_asset(source, source.tables[0])
+
+
+def test_the_demo_declares_this_table():
+    assert any(a.key == AssetKey(["bronze", "landing", "task_events_csv"]) for a in bronze_assets())
 
 
 def run(resource, asset=None):
@@ -39,27 +61,6 @@ def readable_files_evaluation(result):
         and e.asset_check_evaluation_data.check_name == READABLE_FILES_CHECK
     ]
     return evaluation
-
-
-def warning_asset():
-    raw = {
-        "sources": [
-            {
-                "name": "landing",
-                "kind": "files",
-                "tables": [
-                    {
-                        "table": "task_events_csv",
-                        "prefix": "landing/task_events/",
-                        "format": "csv",
-                        "bad_files": "WARNING",
-                    }
-                ],
-            }
-        ]
-    }
-    (source,) = parse_sources(raw, Path("sources.yaml")).sources
-    return build_bronze_asset(source, source.tables[0])
 
 
 def test_day_of_files_lands_and_a_bad_file_fails_loudly(maestro_home):
@@ -90,7 +91,7 @@ def test_day_of_files_lands_and_a_bad_file_fails_loudly(maestro_home):
     recorded = json.loads(lake.get(record.key))
     assert recorded["file"] == PREFIX + "c.csv" and "not UTF-8" in recorded["reason"]
 
-    warned = run(resource, warning_asset())  # bad_files: WARNING reports the file and lets the run through
+    warned = run(resource, files_asset("WARNING"))  # bad_files: WARNING reports the file and lets the run through
     assert warned.success
     evaluation = readable_files_evaluation(warned)
     assert not evaluation.passed and evaluation.severity.value == "WARN"
