@@ -113,7 +113,9 @@ class TableSource(BaseModel):
         "(ERROR blocks downstream assets; the day's good files land either way)",
     )
     path: str | None = Field(default=None, description="rest: path appended to the source URL")
-    pagination: Literal["page", "offset", "cursor", "link", "none"] | None = None
+    pagination: Literal["page", "offset", "cursor", "link"] | None = Field(
+        default=None, description="rest: page (default), offset, cursor or link"
+    )
     records_path: str | None = Field(default=None, description="rest: where the records are in a page")
     params: dict[str, Any] | None = Field(default=None, description="rest: query parameters ({start}, {end})")
     page_size: int | None = Field(default=None, gt=0)
