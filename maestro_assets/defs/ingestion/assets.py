@@ -83,6 +83,7 @@ def extract_sql(context: AssetExecutionContext, source: Source, spec: TableSourc
         start.date(),
         end.date(),
         batch_id=context.run.run_id,
+        timezone=spec.timezone,
     )
     for batch in sql_batches(db, spec, start, end):
         writer.write(batch)
