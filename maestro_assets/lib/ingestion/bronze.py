@@ -108,7 +108,6 @@ def day_numbers(stamps: pa.ChunkedArray | pa.Array, timezone: str = "UTC", where
     """Days since 1970-01-01 (UTC) of watermark values: timestamps (any unit, sub-second parts
     allowed; naive ones are wall-clock times in ``timezone``), dates (midnight in ``timezone``),
     timestamp text (``TEXT_FORMS``), and SQLite's numbers (see ``watermark_instants``)."""
-    stamps = stamps.combine_chunks() if isinstance(stamps, pa.ChunkedArray) else stamps
     if pa.types.is_date(stamps.type) and timezone == "UTC":
         stamps = pc.cast(stamps, pa.timestamp("s"))
     if (

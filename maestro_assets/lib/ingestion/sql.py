@@ -32,10 +32,13 @@ instant is in [start, end); naive values are wall-clock times in the table's ``t
   ``julianday`` reads every form above (offsets converted to UTC) and numbers by ``typeof``
   (``'unixepoch'`` for integers), but rounds to milliseconds — ``'23:59:59.9999'`` would become the
   next day — so the fraction of a second is cut off first: bounds are whole seconds (days), and
-  ``floor(t) >= bound`` is ``t >= bound`` for a whole-second bound. No index serves this (an
-  expression index on the same expression would); SQLite tables are small. A value ``julianday``
-  cannot read would be silently outside every window: one query looks for such a value first and
-  raises a ``WatermarkError`` naming it. Outside UTC the range is widened and filtered exactly here.
+  ``floor(t) >= bound`` is ``t >= bound`` for a whole-second bound (``strftime('%f')`` has the same
+  millisecond rounding; comparing raw text cannot be right for both ``'…00:00'`` and ``'…Z'``). A
+  plain index on the column cannot serve this (an expression index on the same expression could).
+  A value ``julianday`` cannot read would be silently outside every window, and a column mixing
+  integers, reals and text cannot be read back unambiguously: a check before the extraction
+  raises a ``WatermarkError`` naming such a value. Outside UTC the range is widened and filtered
+  exactly here.
   The watermark column is read as SQLite stores it (no SQLAlchemy type conversion), so bronze
   keeps the text or number as received.
 
@@ -51,6 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -300,7 +304,7 @@ def sql_batches(
         return
     stmt, plan, table = _extraction(source_db, spec, start, end)
     if plan is not None and plan.kind == "sqlite":
-        _refuse_unreadable_sqlite_values(source_db, table, spec)
+        _check_sqlite_watermark(source_db, table, spec)
     name = spec.bronze_name(spec.watermark) if plan is not None else None
     for batch in _sqlalchemy_batches(source_db, stmt, batch_rows, plan, spec):
         if plan is not None and plan.kind == "instant" and pa.types.is_timestamp(batch.schema.field(name).type):
@@ -309,34 +313,46 @@ def sql_batches(
             column = batch.column(index)
             batch = batch.set_column(index, name, pc.cast(column, pa.timestamp(column.type.unit, tz="UTC")))
         if plan is not None and plan.filter_here and batch.num_rows:
-            instants = watermark_instants(batch.column(name), spec.timezone, where_of(spec))
-            inside = pc.and_(
-                pc.greater_equal(instants, pa.scalar(_as_utc(start or datetime.min), pa.timestamp("us", tz="UTC")))
-                if start is not None
-                else pa.scalar(True),
-                pc.less(instants, pa.scalar(_as_utc(end), pa.timestamp("us", tz="UTC")))
-                if end is not None
-                else pa.scalar(True),
+            batch = batch.filter(
+                _inside(watermark_instants(batch.column(name), spec.timezone, where_of(spec)), start, end)
             )
-            batch = batch.filter(inside)
         yield batch
 
 
-def _refuse_unreadable_sqlite_values(source_db: Warehouse, table: sa.Table, spec: TableSource) -> None:
-    """A stored watermark ``julianday()`` cannot read would be in no window: an error naming it."""
+def _inside(instants: pa.Array, start: datetime | None, end: datetime | None) -> pa.Array:
+    """The mask of instants in [start, end)."""
+    kind = pa.timestamp("us", tz="UTC")
+    mask = pa.array(np.ones(len(instants), dtype=bool))
+    if start is not None:
+        mask = pc.and_(mask, pc.greater_equal(instants, pa.scalar(_as_utc(start), kind)))
+    if end is not None:
+        mask = pc.and_(mask, pc.less(instants, pa.scalar(_as_utc(end), kind)))
+    return mask
+
+
+def _check_sqlite_watermark(source_db: Warehouse, table: sa.Table, spec: TableSource) -> None:
+    """Values no window would select are errors naming them, before anything is extracted: a value
+    ``julianday()`` cannot read, or a column mixing storage classes (text, integer, real), whose
+    numbers and texts would be read by different conventions."""
     column = table.c[spec.watermark]
-    query = (
-        sa.select(sa.type_coerce(column, sa.types.NullType()), sa.func.typeof(column))
-        .where(column.is_not(None), _sqlite_julian(column).is_(None))
-        .limit(1)
+    raw = sa.type_coerce(column, sa.types.NullType())
+    unreadable = sa.select(raw, sa.func.typeof(column)).where(column.is_not(None), _sqlite_julian(column).is_(None))
+    classes = (
+        sa.select(sa.func.typeof(column), sa.func.min(raw)).where(column.is_not(None)).group_by(sa.func.typeof(column))
     )
     with source_db.engine.connect() as conn:
-        found = conn.execute(query).first()
+        found = conn.execute(unreadable.limit(1)).first()
+        kinds = conn.execute(classes).all()
     if found is not None:
         raise WatermarkError(
             f"{where_of(spec)}: {found[0]!r} ({found[1]}) is not a timestamp SQLite can read; "
             "supported are text YYYY-MM-DD[( |T)HH:MM[:SS[.fraction]]][Z|±HH:MM], INTEGER Unix "
             "seconds and REAL Julian days. Such a row belongs to no day and would never be extracted"
+        )
+    if len(kinds) > 1:
+        examples = ", ".join(f"{kind} such as {value!r}" for kind, value in kinds)
+        raise WatermarkError(
+            f"{where_of(spec)}: the watermark values are of mixed kinds ({examples}); store one kind in the column"
         )
 
 
@@ -353,7 +369,7 @@ def _sqlalchemy_batches(
             result = conn.execute(stmt)
             keys = list(result.keys())
             for rows in result.partitions(batch_rows):
-                yield _arrow(pd.DataFrame.from_records(rows, columns=keys), plan, spec)
+                yield pa.Table.from_pandas(pd.DataFrame.from_records(rows, columns=keys), preserve_index=False)
         except BaseException:
             if mysql_utc:  # a half-read stream: drop the connection rather than hand it back in UTC
                 conn.invalidate()
@@ -362,20 +378,16 @@ def _sqlalchemy_batches(
             conn.exec_driver_sql("SET time_zone = %s", (previous,))
 
 
-def _arrow(frame: pd.DataFrame, plan: WatermarkPlan | None, spec: TableSource) -> pa.Table:
-    try:
-        return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        if plan is None:
-            raise
-        name = spec.bronze_name(spec.watermark)
-        kinds = sorted({type(v).__name__ for v in frame[name].tolist()})
-        if len(kinds) < 2:
-            raise
-        raise WatermarkError(
-            f"{where_of(spec)}: the watermark values are of mixed kinds {kinds} "
-            f"(such as {frame[name].iloc[0]!r}); store one kind in the column ({exc})"
-        ) from None
+def rows_without_watermark(source_db: Warehouse, spec: TableSource) -> int:
+    """Rows whose watermark is NULL: they belong to no daily partition, so no run extracts them.
+    Counted only when the catalog says the column may be NULL (no query for a NOT NULL column); an
+    index on the watermark, which incremental extraction wants anyway, serves ``IS NULL`` too."""
+    table = source_db.table(spec.table)
+    watermark = source_db.column(table, spec.watermark)
+    if not watermark.nullable:
+        return 0
+    with source_db.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(watermark.is_(None))).scalar_one())
 
 
 def libpq_uri(sqlalchemy_url: str) -> str:

@@ -203,16 +203,21 @@ def test_sqlite_value_that_is_no_timestamp_is_bad_data_named_with_its_place(bad,
     assert repr(bad) in message
 
 
-def test_sqlite_mixed_text_and_numbers_is_bad_data(tmp_path):
+@pytest.mark.parametrize(
+    "values",
+    [("2012-01-05 10:00:00", int(midnight(DAY).timestamp())), (int(midnight(DAY).timestamp()), 2455931.75)],
+    ids=["text-and-integer", "integer-and-real"],
+)
+def test_sqlite_mixed_storage_classes_are_bad_data(values, tmp_path):
+    """Unix seconds next to Julian days (or text) cannot be told apart once read: refused, named."""
     path = tmp_path / "mixed.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, ts)")
-        conn.executemany(
-            "INSERT INTO events VALUES (?, ?)", [(1, "2012-01-05 10:00:00"), (2, int(midnight(DAY).timestamp()))]
-        )
+        conn.executemany("INSERT INTO events VALUES (?, ?)", list(enumerate(values)))
     spec = TableSource(source="shop", kind="sql", table="events", watermark="ts")
-    with pytest.raises(WatermarkError, match=r"source 'shop', table 'events', column 'ts': .*mixed kinds"):
+    with pytest.raises(WatermarkError, match=r"source 'shop', table 'events', column 'ts': .*mixed kinds") as caught:
         extract(f"sqlite:///{path}", spec, open_lake(str(tmp_path / "lake")), DAY, DAY)
+    assert all(repr(v) in str(caught.value) for v in values)
 
 
 def test_sqlite_naive_text_in_a_declared_zone_across_daylight_saving(tmp_path):
@@ -412,3 +417,49 @@ def test_mysql_text_watermark_is_refused_clearly(mysql_url, tmp_path):
     spec = TableSource(source="my", kind="sql", table="events", watermark="ts")
     with pytest.raises(WatermarkError, match=r"source 'my', table 'events', column 'ts'.*VARCHAR.*not a timestamp"):
         extract(mysql_url, spec, open_lake(str(tmp_path / "lake")), DAY, DAY)
+
+
+# -- through the asset ------------------------------------------------------------------------------
+def test_bronze_asset_reads_naive_watermarks_in_the_declared_zone(tmp_path, maestro_home, monkeypatch):
+    """The declared ``timezone`` reaches both the bounds and the writer when Dagster runs the asset."""
+    from dagster import DagsterInstance, materialize
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from maestro_assets.defs.ingestion.assets import build_bronze_asset
+    from maestro_assets.lib.ingestion.sources import parse_sources
+    from maestro_assets.resources import LakeResource
+
+    path = tmp_path / "shop.db"
+    values = ["2026-09-01 01:30:00", "2026-09-02 01:30:00", "2026-09-02 02:00:00", "2026-09-02 23:59:59.999999"]
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, placed_at TEXT NOT NULL)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", list(enumerate(values)))
+    monkeypatch.setenv("SHOP_DB_URL", f"sqlite:///{path}")
+    config = parse_sources(
+        {
+            "start_date": "2026-08-03",
+            "sources": [
+                {
+                    "name": "shop",
+                    "kind": "sql",
+                    "connection_env": "SHOP_DB_URL",
+                    "tables": [
+                        {"table": "orders", "keys": ["id"], "watermark": "placed_at", "timezone": "Europe/Berlin"}
+                    ],
+                }
+            ],
+        },
+        tmp_path / "sources.yaml",
+    )
+    source = config.sources[0]
+    asset = build_bronze_asset(source, source.tables[0])
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [asset],
+            resources={"lake": LakeResource(url=str(maestro_home / "lake"))},
+            instance=instance,
+            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"},
+        )
+    metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    # Berlin is UTC+2 in September: 01:30 is 23:30 UTC of the day before, 02:00 is midnight UTC
+    assert metadata["rows_per_partition"].value == {"2026-09-01": 1, "2026-09-02": 2}
