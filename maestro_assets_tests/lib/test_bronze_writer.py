@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from maestro_assets.lib.errors import MaestroError
 from maestro_assets.lib.ingestion import bronze
 from maestro_assets.lib.ingestion.bronze import PartitionedBronzeWriter, day_numbers
 from maestro_assets.lib.lake import open_lake
@@ -93,8 +94,11 @@ def test_rewriting_a_range_replaces_it(tmp_path):
 def test_row_outside_the_range_is_refused_naming_its_day(tmp_path):
     lake = open_lake(str(tmp_path / "lake"))
     seconds = np.array([0, DAYS * 86_400 + 5])
-    with pytest.raises(ValueError, match=r"a row of 2026-03-11 is outside the requested days 2026-03-01\.\.2026-03-10"):
+    with pytest.raises(
+        bronze.WatermarkError, match=r"a row of 2026-03-11 .* is outside the requested days 2026-03-01\.\.2026-03-10"
+    ) as caught:
         write_all(lake, [events(np.arange(2), seconds)])
+    assert isinstance(caught.value, MaestroError)  # bad data: the asset fails without retries
 
 
 def test_day_numbers_of_timestamps_and_dates():

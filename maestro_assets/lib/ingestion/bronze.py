@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..dates import days_between
+from ..errors import MaestroError
 from ..lake import Lake
 
 PARTITION_COLUMN = "date"
@@ -76,16 +78,157 @@ class _Held:
 
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_US = pa.timestamp("us")
+# The text forms of a timestamp the writer reads (SQLite's own forms, ISO 8601, PostgreSQL's text
+# output): a date, optionally a time to the minute or second with any fraction of a second, then
+# optionally a zone: Z or an offset ±HH, ±HHMM, ±HH:MM (SQLite itself reads only Z and ±HH:MM).
+TEXT_TIMESTAMP = (
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<hm>\d{2}:\d{2})(?::(?P<sec>\d{2})(?:\.(?P<frac>\d+))?)?)?"
+    r"\s?(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+TEXT_FORMS = "YYYY-MM-DD[( |T)HH:MM[:SS[.fraction]]][Z|±HH[:MM]]"
+UNIX_EPOCH_JULIAN_DAY = 2_440_587.5
 
 
-def day_numbers(stamps: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Days since 1970-01-01 (UTC) of timestamps (any unit, sub-second parts allowed) or dates."""
-    if pa.types.is_date(stamps.type):
+class WatermarkError(MaestroError):
+    """A watermark value that is not a timestamp, or a row outside the requested days: bad data
+    (or data that changed under the extraction), which a retry cannot fix."""
+
+
+def check_timezone(timezone: str, where: str = "") -> ZoneInfo:
+    """The IANA zone ``timezone`` names; an unknown name is a MaestroError naming the setting."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise WatermarkError(
+            f"{where + ': ' if where else ''}timezone {timezone!r} is not an IANA time zone name "
+            "(such as 'UTC' or 'Europe/Berlin')"
+        ) from None
+
+
+def day_numbers(stamps: pa.ChunkedArray | pa.Array, timezone: str = "UTC", where: str = "the watermark") -> np.ndarray:
+    """Days since 1970-01-01 (UTC) of watermark values: timestamps (any unit, sub-second parts
+    allowed; naive ones are wall-clock times in ``timezone``), dates (midnight in ``timezone``),
+    timestamp text (``TEXT_FORMS``), and SQLite's numbers (see ``watermark_instants``)."""
+    if pa.types.is_date(stamps.type) and timezone == "UTC":
         stamps = pc.cast(stamps, pa.timestamp("s"))
-    if not pa.types.is_timestamp(stamps.type):
-        stamps = pc.cast(stamps, pa.timestamp("us", tz="UTC"))
-    ticks = pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False)
-    return ticks // (86_400 * _UNITS_PER_SECOND[stamps.type.unit])
+    if (
+        pa.types.is_timestamp(stamps.type)
+        and (stamps.type.tz is not None or timezone == "UTC")
+        and not stamps.null_count
+    ):
+        # the fast path (what ADBC hands over): ticks since the epoch, floor-divided by a day
+        ticks = pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False)
+        return ticks // (86_400 * _UNITS_PER_SECOND[stamps.type.unit])
+    ticks = pc.cast(watermark_instants(stamps, timezone, where), pa.int64()).to_numpy(zero_copy_only=False)
+    return ticks // (86_400 * _UNITS_PER_SECOND["us"])
+
+
+def watermark_instants(
+    values: pa.ChunkedArray | pa.Array, timezone: str = "UTC", where: str = "the watermark"
+) -> pa.Array:
+    """Watermark values as UTC instants (``timestamp[us, tz=UTC]``) — the parsed copy used to route
+    rows to days; the values themselves are written to bronze as received.
+
+    * timestamps with a zone: as they are; naive timestamps and dates (midnight): wall-clock time
+      in ``timezone``, converted as ``zoneinfo`` does (``fold=0``) and as PostgreSQL's
+      ``AT TIME ZONE`` does: a time repeated when clocks go back is its first occurrence, a time
+      skipped when they go forward takes the offset in force before the change;
+    * text in ``TEXT_FORMS``: with a zone suffix it is that instant, without one a wall-clock time
+      in ``timezone``;
+    * integers: Unix epoch seconds, floats: Julian day numbers read at millisecond precision —
+      SQLite's conventions (``unixepoch``, ``julianday``), the only numbers a watermark can be
+      (the SQL extractor refuses numeric watermark columns of other databases).
+
+    A NULL, a text in another form, or any other type is a ``WatermarkError`` naming ``where``
+    (source, table, column) and an example value: such a row belongs to no day.
+    """
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    kind = values.type
+    if values.null_count:
+        raise WatermarkError(f"{where}: {values.null_count} row(s) have no watermark (NULL) and belong to no day")
+    if pa.types.is_timestamp(kind):
+        if kind.tz is not None:
+            return pc.cast(values, pa.timestamp("us", tz="UTC"), safe=False)
+        return _from_wall_clock(pc.cast(values, _US, safe=False), timezone, where)
+    if pa.types.is_date(kind):
+        return _from_wall_clock(pc.cast(pc.cast(values, pa.timestamp("s")), _US), timezone, where)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return _parse_text(values, timezone, where)
+    if pa.types.is_integer(kind):
+        return pc.cast(pc.multiply(pc.cast(values, pa.int64()), 1_000_000), pa.timestamp("us", tz="UTC"))
+    if pa.types.is_floating(kind):
+        days_ = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        millis = np.round((days_ - UNIX_EPOCH_JULIAN_DAY) * 86_400_000.0)
+        if not np.isfinite(millis).all():
+            bad = values[int(np.flatnonzero(~np.isfinite(millis))[0])].as_py()
+            raise WatermarkError(f"{where}: {bad!r} is not a Julian day number")
+        return pa.array(millis.astype(np.int64) * 1000, pa.timestamp("us", tz="UTC"))
+    example = values[0].as_py() if len(values) else None
+    raise WatermarkError(
+        f"{where}: values of type {kind} (such as {example!r}) are not timestamps; a watermark is a "
+        f"timestamp, a date, text of the form {TEXT_FORMS}, or in SQLite Unix epoch seconds (INTEGER) "
+        "or a Julian day number (REAL)"
+    )
+
+
+def _from_wall_clock(naive: pa.Array, timezone: str, where: str) -> pa.Array:
+    """Naive ``timestamp[us]`` wall-clock times in ``timezone`` as UTC instants (``fold=0``)."""
+    if timezone == "UTC":
+        return pc.cast(naive, pa.timestamp("us", tz="UTC"))
+    check_timezone(timezone, where)
+    # Arrow's "earliest" instant of each wall-clock time is zoneinfo's fold=0 except in a gap
+    # (a skipped time), where it is the instant just before the change; the wall-clock time minus
+    # the offset of that instant (in force before the change) is fold=0 everywhere.
+    first = pc.assume_timezone(naive, timezone, ambiguous="earliest", nonexistent="earliest")
+    offsets = pc.subtract(pc.cast(pc.local_timestamp(first), pa.int64()), pc.cast(first, pa.int64()))
+    return pc.cast(pc.subtract(pc.cast(naive, pa.int64()), offsets), pa.timestamp("us", tz="UTC"))
+
+
+def _parse_text(values: pa.Array, timezone: str, where: str) -> pa.Array:
+    values = pc.utf8_trim_whitespace(values)
+    matched = pc.match_substring_regex(values, TEXT_TIMESTAMP)
+    if not pc.all(matched).as_py():
+        bad = values[pc.index(matched, False).as_py()].as_py()
+        raise WatermarkError(f"{where}: {bad!r} is not a timestamp (expected text of the form {TEXT_FORMS})")
+    parts = pc.extract_regex(values, TEXT_TIMESTAMP)
+    field_ = parts.field
+    hm, sec, frac, zone = field_("hm"), field_("sec"), field_("frac"), field_("zone")
+    time_ = pc.binary_join_element_wise(
+        pc.if_else(pc.equal(hm, ""), "00:00", hm),
+        pc.if_else(pc.equal(sec, ""), "00", sec),
+        ":",
+    )
+    wall = pc.binary_join_element_wise(field_("date"), time_, " ")
+    fraction = pc.utf8_slice_codeunits(frac, 0, 6)  # microseconds: the finest unit a row keeps
+    wall = pc.if_else(pc.equal(fraction, ""), wall, pc.binary_join_element_wise(wall, fraction, "."))
+    try:
+        naive = pc.cast(wall, _US)
+    except pa.ArrowInvalid:
+        for index, text in enumerate(wall.to_pylist()):
+            try:
+                pc.cast(pa.array([text]), _US)
+            except pa.ArrowInvalid:
+                raise WatermarkError(
+                    f"{where}: {values[index].as_py()!r} is not a timestamp (a field is out of range)"
+                ) from None
+        raise
+    zoned = pc.not_equal(zone, "")
+    if not pc.any(zoned).as_py():
+        return _from_wall_clock(naive, timezone, where)
+    # an offset ±HH[[:]MM] (Z is +00:00): seconds east of UTC
+    digits = pc.replace_substring(pc.if_else(pc.equal(zone, "Z"), "+00:00", zone), ":", "")
+    hours = pc.cast(pc.if_else(zoned, pc.utf8_slice_codeunits(digits, 1, 3), "0"), pa.int64())
+    minutes_text = pc.utf8_slice_codeunits(digits, 3, 5)
+    minutes = pc.cast(pc.if_else(pc.equal(minutes_text, ""), "0", minutes_text), pa.int64())
+    sign = pc.if_else(pc.starts_with(digits, "-"), -1, 1)
+    offset_us = pc.multiply(pc.multiply(sign, pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60))), 1_000_000)
+    explicit = pc.subtract(pc.cast(naive, pa.int64()), offset_us)
+    if pc.all(zoned).as_py():
+        return pc.cast(explicit, pa.timestamp("us", tz="UTC"))
+    implied = pc.cast(_from_wall_clock(naive, timezone, where), pa.int64())
+    return pc.cast(pc.if_else(zoned, explicit, implied), pa.timestamp("us", tz="UTC"))
 
 
 def _libc_malloc_trim():
@@ -134,8 +277,14 @@ class PartitionedBronzeWriter:
         end: date,
         batch_id: str,
         ingested_at: datetime | None = None,
+        timezone: str = "UTC",
     ):
+        """``timezone``: the IANA zone of naive watermark values (timestamps without a zone, dates,
+        text without an offset), converted to UTC to find their day."""
         self.lake, self.source, self.table, self.watermark = lake, source, table, watermark
+        self.timezone = timezone
+        if watermark is not None:
+            check_timezone(timezone, self.where)
         self.days = days_between(start, end)
         self.first_day_number = (start - EPOCH).days
         self.batch_id = batch_id
@@ -151,19 +300,28 @@ class PartitionedBronzeWriter:
     def layer_table(self) -> str:
         return f"{self.source}/{self.table}"
 
+    @property
+    def where(self) -> str:
+        """Where a watermark value comes from, for messages: source, table and column."""
+        return f"source {self.source!r}, table {self.table!r}, column {self.watermark!r}"
+
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Rows of any days of the range, in any order: each goes to the partition of its watermark day."""
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         if table.num_rows == 0:
             return
         self.stats.records_read += table.num_rows
-        offsets = day_numbers(table.column(self.watermark)) - self.first_day_number
+        offsets = day_numbers(table.column(self.watermark), self.timezone, self.where) - self.first_day_number
         outside = (offsets < 0) | (offsets >= len(self.days))
         if outside.any():
-            bad = int(offsets[outside][0]) + self.first_day_number
-            raise ValueError(
-                f"bronze {self.layer_table}: a row of {EPOCH + timedelta(days=bad)} is outside the "
-                f"requested days {self.days[0]}..{self.days[-1]} ({self.watermark})"
+            # the query selects the days of the run only: rows changed between the query and here,
+            # or the database compares the watermark otherwise than it is read. Not retried.
+            index = int(np.flatnonzero(outside)[0])
+            bad = int(offsets[index]) + self.first_day_number
+            raise WatermarkError(
+                f"bronze {self.layer_table}: {self.where}: a row of {EPOCH + timedelta(days=bad)} "
+                f"({self.watermark}={table.column(self.watermark)[index].as_py()!r}) is outside the "
+                f"requested days {self.days[0]}..{self.days[-1]}; nothing was published"
             )
         table = with_meta(table, self.source, self.batch_id, self.ingested_at)
         if self.stats.schema is None:

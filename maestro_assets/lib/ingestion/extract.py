@@ -77,7 +77,9 @@ def extract(
 
 def _writer(lake: Lake, spec: TableSource, watermark: str | None, window: Window, batch_id: str):
     start, end = (as_utc(moment).date() for moment in window)
-    return PartitionedBronzeWriter(lake, spec.source, spec.table, watermark, start, end, batch_id=batch_id)
+    return PartitionedBronzeWriter(
+        lake, spec.source, spec.table, watermark, start, end, batch_id=batch_id, timezone=spec.timezone
+    )
 
 
 def extract_sql(
