@@ -307,8 +307,11 @@ def completeness_result(table: Table, check: CheckRule, valid: np.ndarray) -> Ch
 
 
 def freshness_result(table: Table, check: CheckRule, valid: np.ndarray) -> CheckResult:
-    """Age of the newest valid record against ``now``; no record at all fails."""
+    """Age of the newest valid record against ``now``. A partition without any row is not judged
+    (a day with no activity is not stale data: it passes, saying so); rows of which none is valid fail."""
     column, limit = check.column, check.params["max_age_hours"]
+    if len(valid) == 0:
+        return skipped_result(check, "no rows in this partition", passed=True)
     read = table.typed[column]
     stamps = read.values[valid & read.present]
     newest = pd.Timestamp(stamps.max()) if len(stamps) else pd.NaT

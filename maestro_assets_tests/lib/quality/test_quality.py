@@ -368,10 +368,15 @@ def test_error_severity_blocks_and_warning_does_not():
     assert result.passed and result.rows_quarantined == 1  # still a row-level failure
 
 
-def test_empty_frame_passes_everything_but_freshness():
+def test_empty_frame_passes_everything_and_says_freshness_was_not_judged():
+    """A day without rows is not stale data (the demo's first days have no events yet); a day whose
+    rows are all invalid has no fresh valid record, and fails."""
     result = run(events(0))
-    assert failed(result) == {"freshness:event_time"}
+    assert failed(result) == set()
+    assert result.check("freshness:event_time").details == {"skipped": "no rows in this partition"}
     assert result.rows_in == result.rows_valid == result.rows_quarantined == 0
+    all_bad = events(3).assign(event_time="not a time")
+    assert "freshness:event_time" in failed(run(all_bad))
 
 
 # --- report ----------------------------------------------------------------------------------------
