@@ -24,58 +24,59 @@ def _bronze_and_readers(source: Source, partitioned: bool) -> AssetSelection | N
     return AssetSelection.assets(*keys).downstream(depth=1) if keys else None
 
 
+def _job_and_schedule(
+    source: Source, kind: str, selection: AssetSelection, job_text: str, schedule_text: str, evaluate
+):
+    job = define_asset_job(f"ingest_{source.name}_{kind}", selection=selection, description=job_text)
+    return job, schedule(
+        name=f"{source.name}_{'daily' if kind == 'daily' else 'snapshot'}_schedule",
+        cron_schedule=source.schedule,
+        job=job,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=f"{schedule_text} ({source.schedule}, UTC).",
+    )(evaluate)
+
+
 def source_jobs_and_schedules(source: Source):
-    """(jobs, schedules) of one source."""
-    jobs, schedules = [], []
-    daily_selection = _bronze_and_readers(source, partitioned=True)
-    if daily_selection is not None:
-        daily_job = define_asset_job(
-            f"ingest_{source.name}_daily",
-            selection=daily_selection,
-            description=f"One day of {source.name}'s timestamped tables, bronze to silver.",
-        )
+    """(jobs, schedules) of one source: a daily one for its timestamped tables, one for its snapshots."""
 
-        @schedule(
-            name=f"{source.name}_daily_schedule",
-            cron_schedule=source.schedule,
-            job=daily_job,
-            execution_timezone="UTC",
-            default_status=DefaultScheduleStatus.STOPPED,
-            description=f"Ingests yesterday's partition of {source.name} ({source.schedule}, UTC).",
-        )
-        def daily(context: ScheduleEvaluationContext):
-            day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-            if not DAILY.has_partition_key(day):  # before start_date or from end_date on
-                return SkipReason(
-                    f"{day} is not a daily partition ({DAILY.get_first_partition_key()}.."
-                    f"{DAILY.get_last_partition_key()}: the sources file's start_date/end_date)"
-                )
-            return RunRequest(run_key=f"{source.name}:{day}", partition_key=day)
+    def daily(context: ScheduleEvaluationContext):
+        day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+        if not DAILY.has_partition_key(day):  # before start_date or from end_date on
+            return SkipReason(
+                f"{day} is not a daily partition ({DAILY.get_first_partition_key()}.."
+                f"{DAILY.get_last_partition_key()}: the sources file's start_date/end_date)"
+            )
+        return RunRequest(run_key=f"{source.name}:{day}", partition_key=day)
 
-        jobs.append(daily_job)
-        schedules.append(daily)
-    snapshot_selection = _bronze_and_readers(source, partitioned=False)
-    if snapshot_selection is not None:
-        snapshot_job = define_asset_job(
-            f"ingest_{source.name}_snapshots",
-            selection=snapshot_selection,
-            description=f"Whole-table snapshots of {source.name}.",
-        )
+    def snapshots(context: ScheduleEvaluationContext):
+        return RunRequest(run_key=f"{source.name}:snapshot:{context.scheduled_execution_time.isoformat()}")
 
-        @schedule(
-            name=f"{source.name}_snapshot_schedule",
-            cron_schedule=source.schedule,
-            job=snapshot_job,
-            execution_timezone="UTC",
-            default_status=DefaultScheduleStatus.STOPPED,
-            description=f"Snapshots {source.name}'s whole tables ({source.schedule}, UTC).",
+    pairs = []
+    if (selection := _bronze_and_readers(source, partitioned=True)) is not None:
+        pairs.append(
+            _job_and_schedule(
+                source,
+                "daily",
+                selection,
+                f"One day of {source.name}'s timestamped tables, bronze to silver.",
+                f"Ingests yesterday's partition of {source.name}",
+                daily,
+            )
         )
-        def snapshots(context: ScheduleEvaluationContext):
-            return RunRequest(run_key=f"{source.name}:snapshot:{context.scheduled_execution_time.isoformat()}")
-
-        jobs.append(snapshot_job)
-        schedules.append(snapshots)
-    return jobs, schedules
+    if (selection := _bronze_and_readers(source, partitioned=False)) is not None:
+        pairs.append(
+            _job_and_schedule(
+                source,
+                "snapshots",
+                selection,
+                f"Whole-table snapshots of {source.name}.",
+                f"Snapshots {source.name}'s whole tables",
+                snapshots,
+            )
+        )
+    return [job for job, _ in pairs], [sched for _, sched in pairs]
 
 
 def ingestion_jobs_and_schedules():

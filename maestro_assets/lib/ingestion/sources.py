@@ -72,6 +72,12 @@ def _matches(pattern: re.Pattern, value: str, what: str) -> str:
     return value
 
 
+def _unique(names: list[str], what: str, hint: str = "") -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} repeat: {repeated}{hint}")
+
+
 def snake_case(name: str) -> str:
     """``SeattleWeather`` → ``seattle_weather``; ``Order Details`` → ``order_details``."""
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
@@ -241,10 +247,7 @@ class Source(BaseModel):
                 _matches(ENV_VAR, value, setting)
         if self.kind in ("sql", "rest") and not self.connection_env:
             raise ValueError(f"a {self.kind} source needs connection_env (the variable holding its URL)")
-        names = [t.table for t in self.tables]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"bronze names repeat: {repeated} (give one of the tables a `name:`)")
+        _unique([t.table for t in self.tables], "bronze names", " (give one of the tables a `name:`)")
         return self
 
     def connection(self, default: str | None = None) -> str:
@@ -278,10 +281,7 @@ class SourcesConfig(BaseModel):
     def _check(self) -> SourcesConfig:
         if self.end_date is not None and self.end_date <= self.start_date:
             raise ValueError(f"end_date {self.end_date} must be after start_date {self.start_date}")
-        names = [s.name for s in self.sources]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"source names repeat: {repeated}")
+        _unique([s.name for s in self.sources], "source names")
         return self
 
     def tables(self) -> list[TableSource]:

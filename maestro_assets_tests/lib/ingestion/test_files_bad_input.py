@@ -11,20 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from maestro_assets.lib.ingestion.files import FileFormatError, landing_day, read_landed
-from maestro_assets.lib.ingestion.sources import TableSource
+from maestro_assets_tests.lib.ingestion.test_landed_files import spec
 
 KEY = "landing/task_events/date=2026-09-01/drop.csv"
-
-
-def spec(fmt: str = "csv") -> TableSource:
-    return TableSource(
-        source="landing",
-        kind="files",
-        table="task_events_csv",
-        prefix="landing/task_events/",
-        format=fmt,
-        keys=("event_id",),
-    )
 
 
 def names_where(message: str) -> bool:
