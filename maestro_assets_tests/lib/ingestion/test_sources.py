@@ -184,3 +184,11 @@ def test_a_name_with_a_valid_start_and_a_bad_tail_is_refused(setting):
     parse_sources(build(good), WHERE)  # the valid start alone is accepted
     with pytest.raises(SourceConfigError, match=re.escape(repr(bad))):  # refused, and named
         parse_sources(build(bad), WHERE)
+
+
+@pytest.mark.parametrize("setting", list(VALID_PREFIX_BAD_TAIL))
+def test_a_name_with_a_trailing_newline_is_refused(setting):
+    """Python's ``$`` also matches before a final newline: a YAML block scalar (``table: |``) ends in one."""
+    build, good, _ = VALID_PREFIX_BAD_TAIL[setting]
+    with pytest.raises(SourceConfigError, match=re.escape(repr(good + "\n"))):
+        parse_sources(build(good + "\n"), WHERE)
