@@ -37,7 +37,7 @@ _engines_lock = threading.Lock()
 
 def check_identifier(name: str, what: str = "identifier") -> str:
     """Allow-list check for a name Maestro is about to create (a new table or column)."""
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
         raise UnknownIdentifierError(
             f"invalid {what} {name!r}: names must match {IDENTIFIER.pattern} "
             "(letters, digits and underscores, not starting with a digit)"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from maestro_assets.lib.errors import ConfigurationError, UnknownIdentifierError
 from maestro_assets.lib.redact import redact_url
-from maestro_assets.lib.warehouse import Warehouse, get_engine
+from maestro_assets.lib.warehouse import Warehouse, check_identifier, get_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,6 +72,14 @@ def test_identifiers_checked_against_catalog_and_allow_list(warehouse, name):
     with pytest.raises(UnknownIdentifierError):
         warehouse.read_frame("people", columns=["name", name or "missing"])
     assert warehouse.row_count("people") == 5  # nothing was dropped
+
+
+@pytest.mark.parametrize("name", ["people\n", "people;", "people "])
+def test_allow_list_holds_to_the_end_of_the_name(name):
+    """Python's ``$`` also matches before a final newline: the whole name must match."""
+    with pytest.raises(UnknownIdentifierError):
+        check_identifier(name)
+    assert check_identifier("people") == "people"
 
 
 def test_unknown_column_names_the_table_and_known_columns(warehouse):

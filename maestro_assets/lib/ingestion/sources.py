@@ -67,7 +67,7 @@ class SourceConfigError(MaestroError):
 
 
 def _matches(pattern: re.Pattern, value: str, what: str) -> str:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):  # not match(): its $ also matches before a final newline
         raise ValueError(f"{what} {value!r} is not allowed (must match {pattern.pattern})")
     return value
 
@@ -152,7 +152,7 @@ class TableSource(BaseModel):
             if self.db_schema is not None:
                 _matches(CATALOG_NAME, self.db_schema, "schema")
         if self.kind == "files":
-            if self.prefix is None or not PREFIX.match(self.prefix):
+            if self.prefix is None or not PREFIX.fullmatch(self.prefix):
                 raise ValueError(f"a files table needs prefix, a lake prefix ending in / (got {self.prefix!r})")
             if self.format is None:
                 raise ValueError("a files table needs format: csv, jsonl or parquet")

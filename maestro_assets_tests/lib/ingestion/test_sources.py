@@ -4,6 +4,7 @@ entry and the setting, and a JSON Schema that editors use (kept equal to the mod
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,3 +150,48 @@ def test_the_demo_sources_start_where_the_demo_data_starts():
     config = load_sources(settings.PACKAGE_ROOT / "sources.yaml")
     assert config.start_date == first
     assert config.end_date == last + timedelta(days=1)  # partitions only where the demo has data
+
+
+# a valid name followed by a tail that is not allowed: every pattern must hold to the name's end
+VALID_PREFIX_BAD_TAIL = {
+    "source name (NAME)": (
+        lambda v: {"sources": [{"name": v, "kind": "sql", "connection_env": "CRM_URL", "tables": [{"table": "a"}]}]},
+        "crm",
+        "crm;drop",
+    ),
+    "bronze name (NAME)": (lambda v: sql_source(table="a", name=v), "users", "users;drop"),
+    "key column (COLUMN)": (lambda v: sql_source(table="a", keys=[v]), "event_id", "event_id)"),
+    "watermark column (COLUMN)": (lambda v: sql_source(table="a", watermark=v), "updated_at", "updated_at--"),
+    "renamed column (COLUMN)": (lambda v: sql_source(table="a", columns={"Id": v}), "id", "id,secret"),
+    "table (CATALOG_NAME)": (lambda v: sql_source(table=v), "Users", "Users;drop table x"),
+    "schema (CATALOG_NAME)": (lambda v: sql_source(table="a", schema=v), "sales", 'sales"; --'),
+    "connection_env (ENV_VAR)": (
+        lambda v: {"sources": [{"name": "crm", "kind": "sql", "connection_env": v, "tables": [{"table": "a"}]}]},
+        "MY_VAR",
+        "MY_VAR-x",
+    ),
+    "upstream (ASSET_PATH)": (lambda v: sql_source(table="a", upstream=[v]), "demo/tasks", "demo/tasks;x"),
+    "prefix (PREFIX)": (
+        lambda v: {
+            "sources": [{"name": "l", "kind": "files", "tables": [{"table": "t", "prefix": v, "format": "csv"}]}]
+        },
+        "in/",
+        "in/x",
+    ),
+}
+
+
+@pytest.mark.parametrize("setting", list(VALID_PREFIX_BAD_TAIL))
+def test_a_name_with_a_valid_start_and_a_bad_tail_is_refused(setting):
+    build, good, bad = VALID_PREFIX_BAD_TAIL[setting]
+    parse_sources(build(good), WHERE)  # the valid start alone is accepted
+    with pytest.raises(SourceConfigError, match=re.escape(repr(bad))):  # refused, and named
+        parse_sources(build(bad), WHERE)
+
+
+@pytest.mark.parametrize("setting", list(VALID_PREFIX_BAD_TAIL))
+def test_a_name_with_a_trailing_newline_is_refused(setting):
+    """Python's ``$`` also matches before a final newline: a YAML block scalar (``table: |``) ends in one."""
+    build, good, _ = VALID_PREFIX_BAD_TAIL[setting]
+    with pytest.raises(SourceConfigError, match=re.escape(repr(good + "\n"))):
+        parse_sources(build(good + "\n"), WHERE)
