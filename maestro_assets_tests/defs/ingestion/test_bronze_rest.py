@@ -101,14 +101,14 @@ def github_runs_asset(api, maestro_home, monkeypatch):
 
 
 def materialize_days(asset, lake, instance, raise_on_error=True):
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from maestro_assets.defs.runs import partition_range_tags
 
     return materialize(
         [asset],
         resources={"lake": lake},
         instance=instance,
         raise_on_error=raise_on_error,
-        tags={ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-05"},
+        tags=partition_range_tags("2026-09-01", "2026-09-05"),
     )
 
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from maestro_assets.defs.ingestion.assets import build_bronze_asset
+from maestro_assets.defs.runs import partition_range_tags
 from maestro_assets.lib import demo
 from maestro_assets.lib.errors import UnknownIdentifierError
 from maestro_assets.lib.ingestion.bronze import PartitionedBronzeWriter
@@ -304,7 +304,7 @@ def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, mae
             [asset],
             resources={"lake": lake},
             instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"},
+            tags=partition_range_tags("2026-09-01", "2026-09-02"),
         )
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     assert metadata["rows_per_partition"].value == {"2026-09-01": 1, "2026-09-02": 1}

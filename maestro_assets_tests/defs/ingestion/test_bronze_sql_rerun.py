@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from maestro_assets.defs.ingestion.assets import build_bronze_asset
+from maestro_assets.defs.runs import partition_range_tags
 from maestro_assets.lib.ingestion.sources import parse_sources
 from maestro_assets.resources import LakeResource
 
@@ -54,7 +54,7 @@ def test_a_day_that_lost_its_source_rows_is_replaced_by_an_empty_partition(maest
     source = config.sources[0]
     asset = build_bronze_asset(source, source.tables[0])
     lake = LakeResource(url=str(maestro_home / "lake"))
-    both_days = {ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: LAST}
+    both_days = partition_range_tags(FIRST, LAST)
 
     assert run(asset, lake, tags=both_days) == {FIRST: 1, LAST: 2}
     assert bronze_rows(lake, LAST) == [2, 3]

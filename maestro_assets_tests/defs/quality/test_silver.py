@@ -149,14 +149,15 @@ def test_a_range_of_partitions_in_one_run(lake, maestro_home):
         frame["deployment_id"] += 100 * offset
         lake.client().write_partition("bronze", "demo_db/deployments", ("date", day), frame)
     from dagster import PartitionKeyRange
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from maestro_assets.defs.runs import partition_range_tags
 
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [silver("deployments")],
             resources={"lake": lake},
             instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]},
+            tags=partition_range_tags(days[0], days[-1]),
         )
         assert result.success
         assert instance.get_materialized_partitions(AssetKey(["silver", "demo_db", "deployments"])) == set(days)

@@ -423,9 +423,9 @@ def test_mysql_text_watermark_is_refused_clearly(mysql_url, tmp_path):
 def test_bronze_asset_reads_naive_watermarks_in_the_declared_zone(tmp_path, maestro_home, monkeypatch):
     """The declared ``timezone`` reaches both the bounds and the writer when Dagster runs the asset."""
     from dagster import DagsterInstance, materialize
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from maestro_assets.defs.ingestion.assets import build_bronze_asset
+    from maestro_assets.defs.runs import partition_range_tags
     from maestro_assets.lib.ingestion.sources import parse_sources
     from maestro_assets.resources import LakeResource
 
@@ -458,7 +458,7 @@ def test_bronze_asset_reads_naive_watermarks_in_the_declared_zone(tmp_path, maes
             [asset],
             resources={"lake": LakeResource(url=str(maestro_home / "lake"))},
             instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: "2026-09-01", ASSET_PARTITION_RANGE_END_TAG: "2026-09-02"},
+            tags=partition_range_tags("2026-09-01", "2026-09-02"),
         )
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     # Berlin is UTC+2 in September: 01:30 is 23:30 UTC of the day before, 02:00 is midnight UTC
