@@ -440,3 +440,13 @@ def test_coercion_and_dtypes_do_not_import_rules():
         tree = ast.parse((PACKAGE / "lib" / "quality" / f"{module}.py").read_text(encoding="utf-8"))
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert "rules" not in imported, f"{module}.py imports rules"
+
+
+def test_the_demo_rules_allow_every_status_the_demo_generates():
+    """A status the generator can produce but the rules refuse blocks the demo at some scale."""
+    from maestro_assets.lib.demo._work import PROJECT_STATUSES, TASK_STATUSES
+
+    rules = load_rules(DEMO_RULES)
+    for table, statuses in (("projects", PROJECT_STATUSES), ("tasks", TASK_STATUSES)):
+        allowed = set(rules.for_table("demo_db", table).check("categorical:status").params["allowed"])
+        assert set(statuses) <= allowed, table
