@@ -15,7 +15,8 @@ one warming pass; the best time of each counts:
 
 * the floor: ``COPY (<query with literal bounds>) TO STDOUT (FORMAT binary)`` streamed by
   psycopg2's ``copy_expert`` into a file;
-* Maestro: ``sql_batches`` (ADBC → Arrow; NUMERIC sent as the server's exact text) into
+* Maestro: ``sql_batches`` (ADBC → Arrow, two connections over page ranges of the heap in one
+  snapshot; NUMERIC sent as the server's exact text) into
   ``PartitionedBronzeWriter`` on a local lake folder — which also adds the metadata columns and
   writes zstd parquet, one object per day;
 * the peers a user would pick instead (extra ``bench``; one that is not installed or fails is
@@ -24,6 +25,7 @@ one warming pass; the best time of each counts:
   ConnectorX ``read_sql(return_type="arrow", partition_on="id")`` then the same day-partitioned
   zstd parquet through ``pyarrow.dataset``; dlt's ``sql_table`` (pyarrow backend) to its
   filesystem destination as parquet (dlt's own layout: it cannot split by a column's day);
+* ``maestro_1stream``: the same with one connection (what the page-range reader is measured against);
 * the naive way: ``pandas.read_sql`` of the same SELECT through SQLAlchemy (smallest size only).
 
 Figures, per size (``1m`` for 1,000,000 rows): ``.vs_best_peer`` — Maestro's time over the
@@ -60,7 +62,8 @@ DAYS = 30
 END = START + timedelta(days=DAYS)
 SEED = 0.42
 PEERS = ("duckdb", "connectorx", "dlt")  # what a user would pick instead (extra ``bench``)
-CONTENDERS = ("copy_binary", "maestro", *PEERS, "read_sql")
+# maestro_1stream: Maestro with one connection (SCAN_STREAMS = 1), what the parallel page-range reader is against
+CONTENDERS = ("copy_binary", "maestro", "maestro_1stream", *PEERS, "read_sql")
 
 COLUMNS = (
     ("id", "bigint NOT NULL"),
@@ -143,8 +146,8 @@ def worker_copy_binary(url: str, copy_sql: str, work: Path) -> dict:
 def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
     import adbc_driver_postgresql.dbapi  # noqa: F401 — sql.py imports it lazily; count the library in the baseline
 
+    from maestro_assets.lib.ingestion import sql
     from maestro_assets.lib.ingestion.bronze import PartitionedBronzeWriter
-    from maestro_assets.lib.ingestion.sql import DEFAULT_BATCH_ROWS, sql_batches
     from maestro_assets.lib.lake import open_lake
     from maestro_assets.lib.warehouse import Warehouse
 
@@ -163,7 +166,8 @@ def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
             END.date(),
             batch_id=uuid.uuid4().hex,
         )
-        for batch in sql_batches(db, spec, START, END):
+        seen["scan_streams"] = len(sql.page_ranges(db, sql.table_of(db, spec), sql.SCAN_STREAMS))
+        for batch in sql.sql_batches(db, spec, START, END):
             seen["arrow_bytes"] += batch.nbytes
             seen["batches"] += 1
             seen["max_batch_rows"] = max(seen["max_batch_rows"], batch.num_rows)
@@ -180,9 +184,16 @@ def worker_maestro(url: str, copy_sql: str, work: Path) -> dict:
         "rows": stats.records_written,
         "partitions": len(stats.partitions),
         "bronze_bytes": stats.bytes_written,
-        "batch_rows_requested": DEFAULT_BATCH_ROWS,
+        "batch_rows_requested": sql.DEFAULT_BATCH_ROWS,
         **seen,
     }
+
+
+def worker_maestro_1stream(url: str, copy_sql: str, work: Path) -> dict:
+    from maestro_assets.lib.ingestion import sql
+
+    sql.SCAN_STREAMS = 1
+    return worker_maestro(url, copy_sql, work)
 
 
 def worker_read_sql(url: str, copy_sql: str, work: Path) -> dict:
@@ -403,6 +414,7 @@ def _libpq(url: str) -> str:
 WORKERS = {
     "copy_binary": worker_copy_binary,
     "maestro": worker_maestro,
+    "maestro_1stream": worker_maestro_1stream,
     "read_sql": worker_read_sql,
     "duckdb": worker_duckdb,
     "connectorx": worker_connectorx,
@@ -562,7 +574,7 @@ def measure(url: str, engine, rows: int, repeat: int, contenders: tuple[str, ...
                 f"peak RSS {result['peak_rss_mb']:.0f} MB (after imports {result['baseline_rss_mb']:.0f} MB)"
                 + (f", {result['partitions']} days, {result['rows']} rows" if name in PEERS else "")
             )
-    for result in results["maestro"]:
+    for result in results["maestro"] + results.get("maestro_1stream", []):
         assert result["rows"] == rows and result["partitions"] == DAYS, f"Maestro wrote {result}"
     for name in PEERS:
         for result in results.get(name, []):
@@ -641,12 +653,22 @@ def report(runs: list[dict], repeat: int) -> None:
             "plan": run["plan"],
             "batch_rows_requested": last["batch_rows_requested"],
             "batches_received": last["batches"],
+            "scan_streams": last["scan_streams"],
             "max_batch_rows": last["max_batch_rows"],
             "load_average_by_round": run["loads"],
         }
         peers = {name: run["results"][name] for name in PEERS if name in run["results"]}
         peer_params = {
-            "seconds": {name: spread(r) for name, r in (("maestro", maestro), ("copy_binary", copy), *peers.items())},
+            "seconds": {
+                name: spread(r)
+                for name, r in (
+                    ("maestro", maestro),
+                    ("maestro_1stream", run["results"].get("maestro_1stream", [])),
+                    ("copy_binary", copy),
+                    *peers.items(),
+                )
+                if r
+            },
             "peer_work": {name: PEER_WORK[name] for name in peers},
             "peer_peak_rss_mb_absolute": {
                 name: round(max(r["peak_rss_mb"] for r in rs), 1) for name, rs in peers.items()
