@@ -6,6 +6,12 @@ ADBC, which streams the result set with the binary COPY protocol straight into A
 batches; other databases stream through a SQLAlchemy server-side cursor. Rows come in no
 particular order: the bronze writer routes them to their days.
 
+A PostgreSQL table of ``PARALLEL_MIN_PAGES`` pages or more whose extraction PostgreSQL would run
+as a sequential scan is read by ``SCAN_STREAMS`` ADBC connections at once, each over its own range
+of heap pages (``ctid`` bounds: a TID range scan), all in one snapshot exported by the first (so
+the streams together see exactly what one query would). The watermark terms are the same in every
+stream. Each stream holds at most the prefetch depth of batches: memory is streams × depth batches.
+
 ADBC only streams (COPY) a query without bind parameters — with parameters it prepares the
 statement and returns the whole result as one batch — so the bounds are bound by psycopg2's
 ``mogrify`` (the driver's own escaping of parameters) into the SQL handed to ADBC.
