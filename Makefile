@@ -45,8 +45,9 @@ ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
-## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure
+## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure (installs the peers of extra 'bench')
 bench: $(STAMP)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --extra bench --inexact --quiet
 	$(BIN)/python -m benchmarks $(NAME)
 
 clean:

@@ -6,6 +6,12 @@ ADBC, which streams the result set with the binary COPY protocol straight into A
 batches; other databases stream through a SQLAlchemy server-side cursor. Rows come in no
 particular order: the bronze writer routes them to their days.
 
+A PostgreSQL table of ``PARALLEL_MIN_PAGES`` pages or more whose extraction PostgreSQL would run
+as a sequential scan is read by ``SCAN_STREAMS`` ADBC connections at once, each over its own range
+of heap pages (``ctid`` bounds: a TID range scan), all in one snapshot exported by the first (so
+the streams together see exactly what one query would). The watermark terms are the same in every
+stream. Each stream holds at most the prefetch depth of batches: memory is streams × depth batches.
+
 ADBC only streams (COPY) a query without bind parameters — with parameters it prepares the
 statement and returns the whole result as one batch — so the bounds are bound by psycopg2's
 ``mogrify`` (the driver's own escaping of parameters) into the SQL handed to ADBC.
@@ -50,6 +56,7 @@ to the run's days.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -68,6 +75,11 @@ from .bronze import WatermarkError, check_timezone, watermark_instants
 from .sources import TableSource
 
 DEFAULT_BATCH_ROWS = 100_000
+# PostgreSQL tables of at least this many pages (8 KiB each) are read by SCAN_STREAMS connections at
+# once, each over its own range of pages (a TID range scan), all in one exported snapshot: the server
+# reads and encodes rows, and the client decodes them, on as many cores as there are streams.
+SCAN_STREAMS = 2
+PARALLEL_MIN_PAGES = 2048
 
 
 def is_exact_numeric(column: sa.Column) -> bool:
@@ -300,7 +312,12 @@ def sql_batches(
     if source_db.dialect == "postgresql":
         stmt, plan, _ = _extraction(source_db, spec, start, end, numeric_as_text=True)
         zone = plan.session_timezone if plan is not None else None
-        yield from prefetched(_adbc_batches(source_db, stmt, zone, where_of(spec) if plan else spec.table))
+        where = where_of(spec) if plan else spec.table
+        ranges = page_ranges(source_db, table_of(source_db, spec), SCAN_STREAMS)
+        if len(ranges) < 2 or not _scans_whole_heap(source_db, stmt):
+            yield from prefetched(_adbc_batches(source_db, stmt, zone, where))
+            return
+        yield from prefetched(*_parallel_adbc_batches(source_db, stmt, zone, where, ranges))
         return
     stmt, plan, table = _extraction(source_db, spec, start, end)
     if plan is not None and plan.kind == "sqlite":
@@ -406,10 +423,102 @@ def bound_sql(source_db: SourceDatabase, stmt: sa.Select) -> str:
         connection.close()
 
 
-def _adbc_batches(source_db: SourceDatabase, stmt: sa.Select, timezone: str | None, where: str) -> Iterator[pa.Table]:
+def table_of(source_db: SourceDatabase, spec: TableSource) -> sa.Table:
+    return source_db.table(spec.source_table, spec.db_schema)
+
+
+def page_ranges(source_db: SourceDatabase, table: sa.Table, streams: int) -> list[tuple[int | None, int | None]]:
+    """Split a plain table's heap into ``streams`` ranges of pages ``[first, last)`` (None: open).
+
+    The page count is the catalog's estimate (``pg_class.relpages``, as of the last VACUUM/ANALYZE);
+    the first range starts at the beginning and the last one is open-ended, so rows on pages the
+    estimate does not know of are read all the same. Views, partitioned and small tables: one range."""
+    if streams < 2:
+        return [(None, None)]
+    name = source_db.engine.dialect.identifier_preparer.format_table(table)
+    query = sa.text("SELECT relkind, relpages FROM pg_class WHERE oid = to_regclass(:name)")
+    with source_db.engine.connect() as conn:
+        found = conn.execute(query, {"name": name}).first()
+    if found is None or found[0] != "r" or found[1] < max(PARALLEL_MIN_PAGES, streams):
+        return [(None, None)]
+    pages = int(found[1])
+    cuts = [pages * i // streams for i in range(1, streams)]
+    return list(zip([None, *cuts], [*cuts, None]))
+
+
+def _scans_whole_heap(source_db: SourceDatabase, stmt: sa.Select) -> bool:
+    """Whether PostgreSQL would read the whole heap for ``stmt`` (a sequential scan): then splitting
+    it into page ranges reads the same pages on several cores. A selective window served by the
+    watermark's index stays one index scan (page ranges would read every page)."""
+    connection = source_db.engine.raw_connection()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + bound_sql(source_db, stmt))
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        connection.close()
+    return "Seq Scan" in plan and "Index" not in plan
+
+
+def _in_pages(stmt: sa.Select, first: int | None, last: int | None) -> sa.Select:
+    """Only the rows on heap pages [first, last): a TID range scan reads just those pages."""
+    ctid = sa.literal_column("ctid")
+    if first is not None:
+        stmt = stmt.where(ctid >= sa.literal_column(f"'({int(first)},0)'::tid"))
+    if last is not None:
+        stmt = stmt.where(ctid < sa.literal_column(f"'({int(last)},0)'::tid"))
+    return stmt
+
+
+def _parallel_adbc_batches(
+    source_db: SourceDatabase,
+    stmt: sa.Select,
+    timezone: str | None,
+    where: str,
+    ranges: list[tuple[int | None, int | None]],
+) -> list[Iterator[pa.Table]]:
+    """One stream per page range, on its own connection; all read the first one's snapshot
+    (``pg_export_snapshot``), so together they see the table exactly as one query would —
+    a row updated meanwhile is neither read twice nor missed."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    with adbc.connect(libpq_uri(source_db.url)) as conn, conn.cursor() as cursor:
+    uri = libpq_uri(source_db.url)
+    connections = []
+    try:
+        for index in range(len(ranges)):
+            conn = adbc.connect(uri, autocommit=True)  # the transactions are begun here, by hand
+            connections.append(conn)
+            with conn.cursor() as cursor:
+                cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if index == 0:
+                    cursor.execute("SELECT pg_export_snapshot()")
+                    snapshot = cursor.fetchone()[0]
+                else:  # before any query of the transaction; the leader's stays open meanwhile
+                    sql = bound_sql(source_db, sa.text("SET TRANSACTION SNAPSHOT :id").bindparams(id=snapshot))
+                    cursor.execute(sql)
+    except BaseException:
+        for conn in connections:
+            conn.close()
+        raise
+    return [
+        _adbc_batches(source_db, _in_pages(stmt, first, last), timezone, where, conn=conn)
+        for conn, (first, last) in zip(connections, ranges)
+    ]
+
+
+def _adbc_batches(
+    source_db: SourceDatabase,
+    stmt: sa.Select,
+    timezone: str | None,
+    where: str,
+    conn=None,
+) -> Iterator[pa.Table]:
+    """Stream ``stmt`` through ADBC, on ``conn`` (an open connection, closed at the end) or a new one."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    if conn is None:
+        conn = adbc.connect(libpq_uri(source_db.url))
+    with conn, conn.cursor() as cursor:
         if timezone is not None:  # how the session reads naive text and compares timestamp with timestamptz
             cursor.execute(bound_sql(source_db, sa.select(sa.func.set_config("TimeZone", timezone, False))))
             cursor.fetchall()
@@ -437,17 +546,19 @@ def _pg_error(exc: BaseException) -> str:
     return text.split("ERROR:", 1)[-1].strip()
 
 
-def prefetched(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
-    """Read the next batches in a thread while the caller writes the current one (both release
-    the GIL in Arrow/libpq), holding at most ``depth`` batches in between: memory stays bounded."""
+def prefetched(*streams: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Read the next batches in a thread per stream while the caller writes the current one (both
+    release the GIL in Arrow/libpq), holding at most ``depth`` batches per stream in between: memory
+    stays bounded. One stream keeps its order; several are interleaved as their batches come. The
+    first error of any stream is raised to the caller, and the other streams are stopped."""
     import queue
     import threading
 
-    slots: queue.Queue = queue.Queue(maxsize=depth)
+    slots: queue.Queue = queue.Queue(maxsize=depth * len(streams))
     done = object()
     stop = threading.Event()
 
-    def produce() -> None:
+    def produce(batches: Iterator[pa.Table]) -> None:
         try:
             for batch in batches:
                 while not stop.is_set():
@@ -461,17 +572,32 @@ def prefetched(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table
             slots.put(done)
         except BaseException as exc:  # handed to the consumer, raised there
             slots.put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:  # a generator stopped early closes its connection in this thread
+                close()
 
-    thread = threading.Thread(target=produce, name="maestro-prefetch", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=produce, args=(batches,), name=f"maestro-prefetch-{i}", daemon=True)
+        for i, batches in enumerate(streams)
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        while True:
+        running = len(threads)
+        while running:
             item = slots.get()
             if item is done:
-                return
+                running -= 1
+                continue
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
         stop.set()
-        thread.join(timeout=5)
+        deadline = time.monotonic() + 5
+        while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
+            try:  # unblock a producer waiting to hand over its last item
+                slots.get(timeout=0.05)
+            except queue.Empty:
+                pass

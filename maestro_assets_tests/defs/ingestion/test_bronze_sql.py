@@ -311,3 +311,57 @@ def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, mae
     assert "2 row(s) of 'orders' have no 'placed_at' (NULL): they belong to no daily partition" in (
         metadata["errors"].value
     )
+
+
+def test_prefetch_of_several_streams_yields_every_item_and_raises_the_first_error():
+    from maestro_assets.lib.ingestion.sql import prefetched
+
+    def numbers(first, count, fail=False):
+        yield from range(first, first + count)
+        if fail:
+            raise RuntimeError("stream broke")
+
+    assert sorted(prefetched(numbers(0, 50), numbers(100, 30), depth=2)) == [*range(50), *range(100, 130)]
+    with pytest.raises(RuntimeError, match="stream broke"):
+        list(prefetched(numbers(0, 5), numbers(100, 5, fail=True), depth=1))
+
+
+def test_postgres_large_table_is_read_by_two_page_range_streams_in_one_snapshot(postgres_url, monkeypatch):
+    """Every row of the window exactly once over two connections, each on its own pages; the
+    watermark bounds still apply; a table under the threshold is one stream."""
+    from maestro_assets.lib.ingestion import sql
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE wide_events (id int PRIMARY KEY, at timestamptz NOT NULL, pad text)")
+        conn.exec_driver_sql(
+            "INSERT INTO wide_events SELECT i, timestamptz '2026-03-01 00:00+00' + i * interval '1 minute', "
+            "repeat('x', 200) FROM generate_series(0, 5999) AS i"
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE wide_events")
+    engine.dispose()
+    source = Warehouse(postgres_url)
+    spec = TableSource(source="db", kind="sql", table="wide_events", keys=("id",), watermark="at")
+    start, end = datetime(2026, 3, 1, 1, tzinfo=UTC), datetime(2026, 3, 4, 12, tzinfo=UTC)
+    expected = set(range(60, 60 * 84))
+
+    ranges = sql.page_ranges(source, sql.table_of(source, spec), 2)
+    assert ranges == [(None, None)]  # ~170 pages: under the threshold, one stream
+    monkeypatch.setattr(sql, "PARALLEL_MIN_PAGES", 10)
+    ranges = sql.page_ranges(source, sql.table_of(source, spec), 2)
+    assert len(ranges) == 2 and ranges[0][0] is None and ranges[1][1] is None and ranges[0][1] == ranges[1][0]
+
+    opened = []
+    real = sql._parallel_adbc_batches
+    monkeypatch.setattr(sql, "_parallel_adbc_batches", lambda *a: opened.append(a[-1]) or real(*a))
+    ids = [i for batch in sql_batches(source, spec, start, end) for i in batch.column("id").to_pylist()]
+    assert opened == [ranges]
+    assert len(ids) == len(expected) and set(ids) == expected
+
+    with engine.begin() as conn:  # a selective window the watermark's index serves: one index scan
+        conn.exec_driver_sql("CREATE INDEX ON wide_events (at)")
+    engine.dispose()
+    opened.clear()
+    narrow = list(sql_batches(source, spec, start, datetime(2026, 3, 1, 1, 30, tzinfo=UTC)))
+    assert opened == [] and sum(batch.num_rows for batch in narrow) == 30
