@@ -130,6 +130,7 @@ def child(first: str, last: str, profile: str | None) -> int:
     ensure_dagster_home()
     imported = time.perf_counter() - started
     keys = [AssetKey(["bronze", SOURCE, TABLE]), AssetKey(["silver", SOURCE, TABLE])]
+    cpu = time.process_time()
     if profile:
         import cProfile
 
@@ -138,12 +139,14 @@ def child(first: str, last: str, profile: str | None) -> int:
         profiler.dump_stats(profile)
     else:
         seconds, summary = timed(lambda: materialize(keys, partition_range=(first, last)))
+    cpu = time.process_time() - cpu
     if not summary.success:
         print(json.dumps({"error": summary.errors}), flush=True)
         return 1
     with DagsterInstance.get() as instance:
         partitions = {str(k): len(instance.get_materialized_partitions(k)) for k in keys}
-    print(json.dumps({"seconds": seconds, "import_seconds": imported, "partitions": partitions}), flush=True)
+    report = {"seconds": seconds, "cpu_seconds": cpu, "import_seconds": imported, "partitions": partitions}
+    print(json.dumps(report), flush=True)
     return 0
 
 
@@ -174,8 +177,9 @@ def through_dagster(env: dict, work: Path, first: date, last: date, profile: str
 # -- the floor ----------------------------------------------------------------------------------------
 
 
-def floor(env: dict, work: Path, first: date, last: date) -> tuple[float, str]:
-    """The same lib calls in this process: extract the window, then silver for its days."""
+def floor(env: dict, work: Path, first: date, last: date) -> tuple[float, float, str]:
+    """The same lib calls in this process: extract the window, then silver for its days.
+    Returns wall seconds, CPU seconds of this process and the lake's folder."""
     from maestro_assets.lib.dates import days_between, start_of_day
     from maestro_assets.lib.ingestion.extract import extract
     from maestro_assets.lib.ingestion.sources import load_sources
@@ -199,8 +203,9 @@ def floor(env: dict, work: Path, first: date, last: date) -> tuple[float, str]:
         assert len(extraction.stats.partitions) == len(days)
         materialize_silver(lake, QUALIFIED, rules, days)
 
+    cpu = time.process_time()
     seconds, _ = timed(run)
-    return seconds, lake_dir
+    return seconds, time.process_time() - cpu, lake_dir
 
 
 def same_rows(floor_lake: str, dagster_lake: str, days: list[str]) -> None:
@@ -243,11 +248,11 @@ def main(argv: list[str]) -> int:
             load = os.getloadavg()
             # alternate which side goes first, so a slow spell of the machine hits both alike
             if number % 2 == 0:
-                floor_s, floor_lake = floor(env, work, first, last)
+                floor_s, floor_cpu, floor_lake = floor(env, work, first, last)
                 dag = through_dagster(env, work, first, last, args.profile)
             else:
                 dag = through_dagster(env, work, first, last, args.profile)
-                floor_s, floor_lake = floor(env, work, first, last)
+                floor_s, floor_cpu, floor_lake = floor(env, work, first, last)
             if number == 0:
                 same_rows(floor_lake, dag["lake"], days)
             if any(count != args.days for count in dag["partitions"].values()):
@@ -256,6 +261,8 @@ def main(argv: list[str]) -> int:
                 {
                     "dagster_s": round(dag["seconds"], 3),
                     "floor_s": round(floor_s, 3),
+                    "dagster_cpu_s": round(dag["cpu_seconds"], 3),
+                    "floor_cpu_s": round(floor_cpu, 3),
                     "child_process_s": round(dag["process_seconds"], 3),
                     "child_import_s": round(dag["import_seconds"], 3),
                     "loadavg": [round(x, 2) for x in load],
@@ -263,7 +270,8 @@ def main(argv: list[str]) -> int:
                 }
             )
             note(
-                f"round {number + 1}: Dagster {dag['seconds']:.2f}s, floor {floor_s:.2f}s for {args.days} days "
+                f"round {number + 1}: Dagster {dag['seconds']:.2f}s (CPU {dag['cpu_seconds']:.2f}s), "
+                f"floor {floor_s:.2f}s (CPU {floor_cpu:.2f}s) for {args.days} days "
                 f"(child process {dag['process_seconds']:.1f}s); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
             )
     dagster_s = [r["dagster_s"] for r in rounds]
@@ -276,6 +284,9 @@ def main(argv: list[str]) -> int:
         "dagster_s": _summary(dagster_s),
         "floor_s": _summary(floor_s),
         "ratio": _summary(ratios),
+        "dagster_cpu_s": _summary([r["dagster_cpu_s"] for r in rounds]),
+        "floor_cpu_s": _summary([r["floor_cpu_s"] for r in rounds]),
+        "dagster_env": {k: v for k, v in os.environ.items() if k.startswith("DAGSTER_") and k != "DAGSTER_HOME"},
         "rounds": rounds,
     }
     median_dagster, median_floor = statistics.median(dagster_s), statistics.median(floor_s)
