@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "backfill_overhead": ["--days", "3", "--rows-per-day", "10", "--repeats", "1"],
-    "dagster_overhead": ["--steps", "3"],
+    "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
 }
