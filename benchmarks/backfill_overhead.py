@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -145,9 +146,33 @@ def child(first: str, last: str, profile: str | None) -> int:
         return 1
     with DagsterInstance.get() as instance:
         partitions = {str(k): len(instance.get_materialized_partitions(k)) for k in keys}
-    report = {"seconds": seconds, "cpu_seconds": cpu, "import_seconds": imported, "partitions": partitions}
+        events = Counter(
+            record.event_log_entry.dagster_event_type.value if record.event_log_entry.is_dagster_event else "LOG"
+            for record in instance.get_records_for_run(summary.run_id, limit=1_000_000).records
+        )
+        event_ms = _event_write_ms(instance)
+    report = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "import_seconds": imported,
+        "partitions": partitions,
+        "events": dict(events.most_common()),
+        "event_write_ms": event_ms,
+    }
     print(json.dumps(report), flush=True)
     return 0
+
+
+def _event_write_ms(instance, count: int = 50) -> float:
+    """Dagster's own cost of storing one partition's materialization event in this instance:
+    ``count`` runless materializations of a throwaway asset, milliseconds each."""
+    from dagster import AssetKey, AssetMaterialization
+
+    key = AssetKey(["bench_event_probe"])
+    started = time.perf_counter()
+    for number in range(count):
+        instance.report_runless_asset_event(AssetMaterialization(key, partition=f"p{number}", metadata={"rows": 100}))
+    return (time.perf_counter() - started) / count * 1000
 
 
 def through_dagster(env: dict, work: Path, first: date, last: date, profile: str | None) -> dict:
@@ -265,6 +290,8 @@ def main(argv: list[str]) -> int:
                     "floor_cpu_s": round(floor_cpu, 3),
                     "child_process_s": round(dag["process_seconds"], 3),
                     "child_import_s": round(dag["import_seconds"], 3),
+                    "dagster_events": dag["events"],
+                    "dagster_event_write_ms": round(dag["event_write_ms"], 1),
                     "loadavg": [round(x, 2) for x in load],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                 }
@@ -272,7 +299,8 @@ def main(argv: list[str]) -> int:
             note(
                 f"round {number + 1}: Dagster {dag['seconds']:.2f}s (CPU {dag['cpu_seconds']:.2f}s), "
                 f"floor {floor_s:.2f}s (CPU {floor_cpu:.2f}s) for {args.days} days "
-                f"(child process {dag['process_seconds']:.1f}s); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+                f"(child process {dag['process_seconds']:.1f}s; {sum(dag['events'].values())} events, "
+                f"{dag['event_write_ms']:.0f} ms to store one); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
             )
     dagster_s = [r["dagster_s"] for r in rounds]
     floor_s = [r["floor_s"] for r in rounds]
