@@ -8,13 +8,29 @@ functions are invoked directly one after another in this process (the baseline).
 Figure: seconds of overhead per step = (Dagster wall time − direct wall time) / N.
 Target from the foundation issue: at most 0.5 s per step.
 ``--compare`` also measures the stock multiprocess executor, for reference.
+
+``dagster_overhead.demo_graph`` — the whole demo graph at a small ``--demo-scale`` (default 0.01):
+a fresh process with its own ``MAESTRO_HOME`` seeds the demo source system and materializes
+every other asset in the stages ``maestro demo`` runs (``platform_runner.run_stages``, the
+partitioned ones for the demo's 90 days in one run each) through a real ``DagsterInstance``;
+timed is the seeding and the stages, not the interpreter start or the code location's import.
+The baseline, in this process with a ``MAESTRO_HOME`` of its own: the same ``lib`` calls
+directly — ``demo.generate`` and the writes of the source system, ``extract`` for every declared
+table (the same window), ``materialize_silver`` for every table with rules. Figure: the ratio of
+the two (target at most 1.5, see the README). ``--demo-scale 0`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
+from datetime import date as date_
+from datetime import timedelta
+from pathlib import Path
 
 from dagster import (
     AssetKey,
@@ -91,11 +107,162 @@ def run_through_dagster(steps: int, job_fn) -> None:
             assert len(result.get_asset_materialization_events()) == steps
 
 
+# -- the whole demo graph ------------------------------------------------------------------------------
+
+DEMO_SEED = 42
+
+
+def demo_window(days: int) -> tuple[str, str]:
+    """The last ``days`` days of the demo's window (0: all of it), as ``maestro demo`` would run them."""
+    from maestro_assets.cli import demo_partition_range
+
+    first, last = demo_partition_range()
+    if days:
+        first = max(first, (date_.fromisoformat(last) - timedelta(days=days - 1)).isoformat())
+    return first, last
+
+
+def demo_graph_child(scale: float, days: int) -> int:
+    """In a fresh process (MAESTRO_HOME set by the parent): what ``maestro demo`` runs, timed."""
+    import time
+
+    started = time.perf_counter()
+    from maestro_assets.cli import DEMO_GROUP
+    from maestro_assets.definitions import defs  # noqa: F401  (the code location, timed as import)
+    from maestro_assets.platform_runner import ensure_dagster_home, keys_in_groups, materialize, run_stages
+
+    ensure_dagster_home()
+    imported = time.perf_counter() - started
+
+    def run() -> dict:
+        seeded = materialize(
+            keys_in_groups([DEMO_GROUP]),
+            run_config={"ops": {"demo_source_system": {"config": {"scale": scale, "seed": DEMO_SEED}}}},
+        )
+        window = demo_window(days)
+        materialized, failed_steps, stages = set(seeded.materialized), list(seeded.failed_steps), 1
+        for keys, partitioned in run_stages(keys_in_groups([DEMO_GROUP], exclude=True)):
+            summary = materialize(keys, partition_range=window if partitioned else None)
+            materialized |= set(summary.materialized)
+            failed_steps += summary.failed_steps
+            stages += 1
+        return {"assets": len(materialized), "runs": stages, "failed_steps": failed_steps}
+
+    seconds, report = timed(run)
+    print(json.dumps({"seconds": seconds, "import_seconds": imported, **report}), flush=True)
+    return 0
+
+
+def demo_graph_through_dagster(scale: float, days: int, home: Path) -> dict:
+    env = {**os.environ, "MAESTRO_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    for name in ("MAESTRO_LAKE_URL", "MAESTRO_WAREHOUSE_URL", "MAESTRO_DEMO_SOURCE_URL", "MAESTRO_SOURCES"):
+        env.pop(name, None)  # the embedded defaults under this MAESTRO_HOME, the demo's own sources
+    env.pop("MAESTRO_QUALITY_RULES", None)
+    argv = [sys.executable, "-m", "benchmarks.dagster_overhead", "--demo-child", str(scale), str(days)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the demo graph run failed: {done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def demo_graph_direct(scale: float, days: int, home: Path) -> dict:
+    """The same lib calls as the demo graph's assets, in this process, under MAESTRO_HOME=home."""
+    from maestro_assets.defs.demo.assets import CI_EXPORT_KEY
+    from maestro_assets.lib import demo, settings
+    from maestro_assets.lib.dates import days_between, start_of_day
+    from maestro_assets.lib.ingestion.extract import extract
+    from maestro_assets.lib.ingestion.sources import load_sources
+    from maestro_assets.lib.lake import open_lake
+    from maestro_assets.lib.quality import load_rules
+    from maestro_assets.lib.quality.silver import materialize_silver
+    from maestro_assets.lib.warehouse import Warehouse
+
+    saved = {name: os.environ.get(name) for name in ("MAESTRO_HOME", "MAESTRO_LAKE_URL", "MAESTRO_DEMO_SOURCE_URL")}
+    os.environ["MAESTRO_HOME"] = str(home)
+    os.environ.pop("MAESTRO_LAKE_URL", None)
+    os.environ.pop("MAESTRO_DEMO_SOURCE_URL", None)
+    try:
+        first, last = (date_.fromisoformat(d) for d in demo_window(days))
+        window = (start_of_day(first), start_of_day(last + timedelta(days=1)))
+        partitions = [d.isoformat() for d in days_between(first, last + timedelta(days=1))]
+
+        def run() -> int:
+            data = demo.generate(scale=scale, seed=DEMO_SEED)
+            source_db = Warehouse(settings.demo_source_url())
+            for table, frame in data.tables().items():
+                source_db.write_frame(table, frame)
+            lake = open_lake(settings.lake_url())
+            for key, payload in demo.landing_files(data).items():
+                lake.put(key, payload)
+            demo.write_git_repository(data, settings.demo_git_path())
+            lake.put(CI_EXPORT_KEY, json.dumps(demo.ci_runs_export(data)).encode())
+            steps = 1
+            sources = load_sources(settings.sources_file())
+            for source in sources.sources:
+                for spec in source.tables:
+                    extract(source, spec, lake, window if spec.partitioned else None, "direct")
+                    steps += 1
+            rules = load_rules(settings.quality_rules_file())
+            for spec in sources.tables():
+                if spec.table in rules:
+                    days_ = partitions if spec.partitioned else None
+                    materialize_silver(lake, spec.qualified_name, rules[spec.table], days_)
+                    steps += 1
+            return steps
+
+        seconds, steps = timed(run)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {"seconds": seconds, "steps": steps}
+
+
+def measure_demo_graph(scale: float, days: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="maestro-bench-demo-") as tmp:
+        load = os.getloadavg()
+        direct = demo_graph_direct(scale, days, Path(tmp) / "direct")
+        through = demo_graph_through_dagster(scale, days, Path(tmp) / "dagster")
+    if through["failed_steps"]:
+        raise AssertionError(f"demo graph: steps failed through Dagster: {through['failed_steps']}")
+    note(
+        f"demo graph (scale {scale}): direct {direct['seconds']:.2f}s, through Dagster {through['seconds']:.2f}s "
+        f"({through['assets']} assets in {through['runs']} runs); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    figure(
+        "dagster_overhead.demo_graph",
+        through["seconds"],
+        "s",
+        "lib_calls_direct",
+        direct["seconds"],
+        "<= 1.5",
+        {
+            "scale": scale,
+            "days": days or 90,
+            "assets": through["assets"],
+            "runs": through["runs"],
+            "direct_steps": direct["steps"],
+            "child_import_s": round(through["import_seconds"], 3),
+            "loadavg": [round(x, 2) for x in load],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        target_of="ratio",
+    )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="dagster_overhead", description=__doc__)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--compare", action="store_true", help="also measure the stock multiprocess executor")
+    parser.add_argument("--demo-scale", type=float, default=0.01, help="scale of the demo graph variant; 0 skips it")
+    parser.add_argument("--demo-days", type=int, default=0, help="the last N days of the demo's 90 (0: all)")
+    parser.add_argument("--demo-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.demo_child is not None:
+        return demo_graph_child(float(args.demo_child[0]), int(args.demo_child[1]))
 
     executor_name = maestro_default_executor().name
     direct, _ = timed(lambda: run_direct(args.steps))
@@ -122,6 +289,8 @@ def main(argv: list[str]) -> int:
             "<= 0.5",
             {"steps": args.steps, "executor": "multiprocess (stock)", "dagster_seconds": round(multi, 3)},
         )
+    if args.demo_scale > 0:
+        measure_demo_graph(args.demo_scale, args.demo_days)
     return 0
 
 

@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
-    "dagster_overhead": ["--steps", "3"],
+    "backfill_overhead": ["--days", "3", "--rows-per-day", "10", "--repeats", "1"],
+    "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
     "read_landed": ["--mb", "0.2", "--repeats", "1"],

@@ -6,6 +6,8 @@ import pandas as pd
 from dagster import MetadataValue, TableColumn, TableSchema
 
 PREVIEW_ROWS = 10
+# bulky run-level entries: schemas, previews, per-partition tables (see run_metadata)
+SUMMARY_KEYS = ("dagster/column_schema", "preview", "rows_per_partition", "checks")
 
 
 def column_schema(frame: pd.DataFrame) -> TableSchema:
@@ -55,3 +57,20 @@ def arrow_metadata(schema, lake, prefix: str, partitions: dict[str, int]) -> dic
         preview = part.slice(0, PREVIEW_ROWS).to_pandas()
         metadata["preview"] = MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_")
     return metadata
+
+
+def run_metadata(context, metadata: dict, partitions: list[str]) -> dict:
+    """What the run's ``MaterializeResult`` carries, for a run of ``partitions`` (a range or none).
+
+    Dagster copies a ``MaterializeResult``'s metadata into the materialization of *every* partition
+    of the run, so a year's single-run backfill stored the schema, the preview, the per-partition
+    table (365 entries) and the checks table 365 times over — most of the bytes of its 730 events.
+    The run's scalar figures (totals, bytes, location) stay on every partition; the bulky summary
+    goes on the run's last partition only, which is the asset's latest materialization (what the
+    asset page shows). Each partition keeps its own ``dagster/row_count`` (added by the asset).
+    """
+    if len(partitions) < 2:
+        return metadata
+    summary = {key: metadata[key] for key in SUMMARY_KEYS if key in metadata}
+    context.add_asset_metadata(summary, partition_key=partitions[-1])
+    return {key: value for key, value in metadata.items() if key not in summary}

@@ -26,7 +26,7 @@ from ...lib.ingestion.sources import Source, TableSource
 from ...resources import LakeResource
 from ..config import DAILY, SOURCES
 from ..failures import RETRY, bad_input_fails_fast
-from ..metadata import arrow_metadata, ingestion_metadata
+from ..metadata import arrow_metadata, ingestion_metadata, run_metadata
 
 GROUP = "ingestion"
 ASSET_KINDS = {"sql": {"sql", "parquet"}, "files": {"s3", "parquet"}, "rest": {"api", "parquet"}}
@@ -114,7 +114,7 @@ def build_bronze_asset(source: Source, spec: TableSource) -> AssetsDefinition:
         for day, rows in stats.partitions.items():  # the UI's partition view shows each day's own count
             context.add_asset_metadata({"dagster/row_count": rows}, partition_key=day)
         context.log.info(f"{prefix}: {stats.records_written} rows in {len(stats.partitions) or 1} partition(s)")
-        yield MaterializeResult(metadata=metadata)
+        yield MaterializeResult(metadata=run_metadata(context, metadata, list(stats.partitions)))
         if check_specs:
             yield _readable_files_result(spec, extraction, store.url)
 

@@ -29,7 +29,7 @@ from ...resources import LakeResource
 from ..config import DAILY, SOURCES, rules_for
 from ..failures import RETRY, bad_input_fails_fast
 from ..ingestion.assets import bronze_key
-from ..metadata import frame_metadata
+from ..metadata import frame_metadata, run_metadata
 
 GROUP = "quality"
 DAGSTER_SEVERITY = {
@@ -122,17 +122,16 @@ def build_silver_asset(spec: TableSource, rules: TableRules) -> AssetsDefinition
                     partition_key=day,
                 )
         base = store.url.rstrip("/")
-        yield MaterializeResult(
-            metadata={
-                **frame_metadata(run.last_silver),
-                **totals,
-                "dagster/row_count": totals["rows_silver"],
-                "partitions": len(run.partitions),
-                "checks": MetadataValue.md(checks_table(summaries)),
-                "report": MetadataValue.path(f"{base}/reports/silver/{spec.qualified_name}/"),
-                "quarantine": MetadataValue.path(f"{base}/quarantine/{spec.qualified_name}/"),
-            }
-        )
+        metadata = {
+            **frame_metadata(run.last_silver),
+            **totals,
+            "dagster/row_count": totals["rows_silver"],
+            "partitions": len(run.partitions),
+            "checks": MetadataValue.md(checks_table(summaries)),
+            "report": MetadataValue.path(f"{base}/reports/silver/{spec.qualified_name}/"),
+            "quarantine": MetadataValue.path(f"{base}/quarantine/{spec.qualified_name}/"),
+        }
+        yield MaterializeResult(metadata=run_metadata(context, metadata, days or []))
         yield from check_results(summaries, specs)
 
     return silver

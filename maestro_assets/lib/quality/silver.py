@@ -112,10 +112,14 @@ def materialize_silver(lake: Lake, table: str, rules: TableRules, days: list[str
     ``table`` (``<source>/<table>``). Freshness and future timestamps of a partition are judged at
     the end of its day, so a backfilled old partition is judged as it was on that day."""
     run = SilverRun(table)
+    previous: tuple[str | None, pd.DataFrame] | None = None  # the day just read: tomorrow's reference
     for day in days if days is not None else [None]:
         bronze = read_bronze(lake, table, day)
         now = end_of_day(date.fromisoformat(day)) if day else None
-        part = build_silver(bronze, rules, now=now, reference=_reference(lake, table, day))
+        yesterday = (date.fromisoformat(day) - timedelta(days=1)).isoformat() if day else None
+        reference = previous[1] if previous and previous[0] == yesterday else _reference(lake, table, day)
+        previous = (day, bronze)
+        part = build_silver(bronze, rules, now=now, reference=reference)
         partition = (PARTITION_COLUMN, day) if day else None
         lake.write_partition("silver", table, partition, part.silver)
         # as received: mixed types kept as text, nulls stay null

@@ -306,8 +306,11 @@ def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, mae
             instance=instance,
             tags=partition_range_tags("2026-09-01", "2026-09-02"),
         )
-    metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    first, last = result.asset_materializations_for_node(asset.op.name)
+    metadata = last.metadata  # the run's summary is on its last partition (the latest materialization)
     assert metadata["rows_per_partition"].value == {"2026-09-01": 1, "2026-09-02": 1}
+    assert "rows_per_partition" not in first.metadata and "preview" not in first.metadata
+    assert first.metadata["records_written"].value == 2 and first.metadata["dagster/row_count"].value == 1
     assert "2 row(s) of 'orders' have no 'placed_at' (NULL): they belong to no daily partition" in (
         metadata["errors"].value
     )
