@@ -49,7 +49,7 @@ SOURCE_ENV = "MAESTRO_BENCH_SOURCE_URL"
 EVENT_TYPES = ["created", "assigned", "started", "commented", "completed"]
 RULES = {
     "tables": {
-        TABLE: {
+        QUALIFIED: {
             "keys": ["event_id"],
             "columns": {
                 "event_id": {"dtype": "int64", "nullable": False},
@@ -216,7 +216,7 @@ def floor(env: dict, work: Path, first: date, last: date) -> tuple[float, float,
     sources = load_sources(env["MAESTRO_SOURCES"])
     (source,) = sources.sources
     (spec,) = source.tables
-    rules = load_rules(env["MAESTRO_QUALITY_RULES"])[TABLE]
+    rules = load_rules(env["MAESTRO_QUALITY_RULES"]).for_table(SOURCE, TABLE)
     lake_dir = tempfile.mkdtemp(prefix="floor-lake-", dir=work)
     lake = open_lake(lake_dir)
     end = last + timedelta(days=1)

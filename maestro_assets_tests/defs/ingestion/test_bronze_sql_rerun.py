@@ -24,7 +24,7 @@ def run(asset, lake, **partition):
     with DagsterInstance.ephemeral() as instance:
         result = materialize([asset], resources={"lake": lake}, instance=instance, tags=tags, **partition)
     assert result.success
-    return result.asset_materializations_for_node(asset.op.name)[0].metadata["rows_per_partition"].value
+    return result.asset_materializations_for_node(asset.op.name)[-1].metadata["rows_per_partition"].value
 
 
 def test_a_day_that_lost_its_source_rows_is_replaced_by_an_empty_partition(maestro_home, monkeypatch):
