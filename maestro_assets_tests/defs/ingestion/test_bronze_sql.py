@@ -255,6 +255,22 @@ def test_postgres_numeric_arrives_as_its_exact_text_and_sub_second_rows_find_the
     assert writer.close().partitions == {"2026-03-01": 1, "2026-03-02": 2}
 
 
+def shop_orders_source(maestro_home):
+    """A SQL source `shop` (URL in SHOP_DB_URL) with one table `orders`, incremental by `placed_at`."""
+    raw = {
+        "start_date": "2026-08-01",
+        "sources": [
+            {
+                "name": "shop",
+                "kind": "sql",
+                "connection_env": "SHOP_DB_URL",
+                "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
+            }
+        ],
+    }
+    return parse_sources(raw, maestro_home / "sources.yaml").sources[0]
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, maestro_home, monkeypatch, request):
     url = (
@@ -272,21 +288,7 @@ def test_rows_with_a_null_watermark_are_reported_not_lost_silently(database, mae
         )
     engine.dispose()
     monkeypatch.setenv("SHOP_DB_URL", url)
-    config = parse_sources(
-        {
-            "start_date": "2026-08-01",
-            "sources": [
-                {
-                    "name": "shop",
-                    "kind": "sql",
-                    "connection_env": "SHOP_DB_URL",
-                    "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
-                }
-            ],
-        },
-        maestro_home / "sources.yaml",
-    )
-    source = config.sources[0]
+    source = shop_orders_source(maestro_home)
     spec = source.tables[0]
     db = Warehouse(url)
     assert rows_without_watermark(db, spec) == 2

@@ -8,8 +8,8 @@ from dagster import DagsterInstance, materialize
 
 from maestro_assets.defs.ingestion.assets import build_bronze_asset
 from maestro_assets.defs.runs import partition_range_tags
-from maestro_assets.lib.ingestion.sources import parse_sources
 from maestro_assets.resources import LakeResource
+from maestro_assets_tests.defs.ingestion.test_bronze_sql import shop_orders_source
 
 FIRST, LAST = "2026-09-01", "2026-09-02"
 
@@ -37,21 +37,7 @@ def test_a_day_that_lost_its_source_rows_is_replaced_by_an_empty_partition(maest
             "(3, '2026-09-02 17:30:00')"
         )
     monkeypatch.setenv("SHOP_DB_URL", url)
-    config = parse_sources(
-        {
-            "start_date": "2026-08-01",
-            "sources": [
-                {
-                    "name": "shop",
-                    "kind": "sql",
-                    "connection_env": "SHOP_DB_URL",
-                    "tables": [{"table": "orders", "keys": ["id"], "watermark": "placed_at"}],
-                }
-            ],
-        },
-        maestro_home / "sources.yaml",
-    )
-    source = config.sources[0]
+    source = shop_orders_source(maestro_home)
     asset = build_bronze_asset(source, source.tables[0])
     lake = LakeResource(url=str(maestro_home / "lake"))
     both_days = partition_range_tags(FIRST, LAST)

@@ -10,6 +10,7 @@ from maestro_assets.defs.quality.assets import build_silver_asset, silver_assets
 from maestro_assets.lib.ingestion.sources import TableSource
 from maestro_assets.lib.quality import load_rules
 from maestro_assets.resources import LakeResource
+from maestro_assets_tests.defs.quality.test_silver import deployments
 
 DAY = "2026-09-01"
 OLD_DAY = "2026-08-10"  # a backfilled partition, months before the wall clock
@@ -27,25 +28,6 @@ def after_deployments() -> None:
 @pytest.fixture
 def lake(maestro_home):
     return LakeResource(url=str(maestro_home / "lake"))
-
-
-def deployments(n: int = 5, day: str = DAY) -> pd.DataFrame:
-    at = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(range(n), unit="h")
-    return pd.DataFrame(
-        {
-            "deployment_id": range(1, n + 1),
-            "project_id": [7] * n,
-            "environment": ["production"] * n,
-            "sha": [f"{i:07x}" for i in range(n)],
-            "deployed_at": at,
-            "status": ["success"] * n,
-            "lead_time_hours": [float(i + 1) for i in range(n)],
-            "restored_at": pd.NaT,
-            "_ingested_at": pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1),
-            "_source": "demo_db",
-            "_batch_id": "b-1",
-        }
-    )
 
 
 def task_events(day: str, hours: list[float]) -> pd.DataFrame:
@@ -96,7 +78,7 @@ SINGLE_FAULTS = {
 
 @pytest.mark.parametrize("check_name", list(SINGLE_FAULTS))
 def test_each_error_check_alone_fails_with_error_severity_and_blocks_downstream(lake, check_name):
-    frame = deployments()
+    frame = deployments(5)
     SINGLE_FAULTS[check_name](frame)
     lake.client().write_partition("bronze", "demo_db/deployments", ("date", DAY), frame)
 
