@@ -47,7 +47,7 @@ def _description(source: Source, spec: TableSource) -> str:
     )
     keys = f" Keys: {', '.join(spec.keys)}." if spec.keys else ""
     return (
-        f"Bronze: `{spec.source_table}` from the {spec.kind} source `{source.name}` as received, plus "
+        f"Bronze: `{spec.catalog_name}` from the {spec.kind} source `{source.name}` as received, plus "
         f"`_ingested_at`, `_source`, `_batch_id`. {partitions}{keys}"
     )
 

@@ -47,7 +47,7 @@ def _check_sql(source: Source, lake: Lake) -> list[str]:
             )
             raise SourceConfigError(f"source {source.name!r} ({source.connection_env}): {exc}{hint}") from None
         what = f"by {spec.watermark}" if spec.watermark else "snapshot"
-        lines.append(f"  {spec.qualified_name:<28} sql   {db.display_url} table {spec.source_table!r} ({what})")
+        lines.append(f"  {spec.qualified_name:<28} sql   {db.display_url} table {spec.catalog_name!r} ({what})")
     return lines
 
 

@@ -214,7 +214,11 @@ def extract_rest(
         **options,
     )
     records = [record for page in fetch_pages(rest, stats=fetch) for record in page]
-    table = records_table(records)
+    where = f"source {source.name!r}, table {spec.table!r}"
+    try:
+        table = records_table(records)
+    except (ValueError, pa.ArrowException) as exc:  # a lone surrogate, JSON nested too deeply to keep
+        raise MaestroError(f"{where}: records that cannot be kept as text ({exc})") from None
     if spec.columns:
         table = table.rename_columns([spec.bronze_name(c) for c in table.column_names])
     log.info(f"{rest.url}: {fetch.pages} pages, {fetch.records} records, {fetch.retries} retries")
@@ -222,7 +226,6 @@ def extract_rest(
         stats = write_snapshot(lake, spec.source, spec.table, [table], batch_id)
     else:
         watermark = spec.bronze_name(spec.watermark)
-        where = f"source {source.name!r}, table {spec.table!r}"
         if watermark not in table.column_names and table.num_rows:
             raise MaestroError(
                 f"{where}: the records have no watermark field {watermark!r}; fields are {table.column_names}"

@@ -27,13 +27,13 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import MaestroError
+from . import json_text
 from .sources import TableSource
 
 DATE_IN_KEY = re.compile(r"(?:^|/)date=(\d{4}-\d{2}-\d{2})(?:/|$)")
@@ -340,20 +340,6 @@ def read_csv(payload: bytes, spec: TableSource, key: str) -> pa.Table:
 
 
 # -- JSON lines -------------------------------------------------------------------------------------
-def _as_text(value):
-    """A JSON value as the text it was received as (numbers keep their digits; objects and lists stay JSON)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list, bool)):
-        return json.dumps(value, default=str)
-    return str(value)  # int, or Decimal holding the number's exact text
-
-
-def _json_int(digits: str):
-    """An integer; a very long one as Decimal (Python refuses ``int()`` of more than 4300 digits)."""
-    return int(digits) if len(digits) < 4000 else Decimal(digits)
-
-
 def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
     text = _decode(payload, spec, key)  # an empty JSON-lines file is a valid file of no records
     records = []
@@ -362,7 +348,7 @@ def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
         if not line.strip():
             continue
         try:
-            record = json.loads(line, parse_float=Decimal, parse_int=_json_int)
+            record = json_text.loads(line)
         except json.JSONDecodeError as exc:
             raise FileFormatError(
                 f"{_where(spec, key)}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})"
@@ -371,19 +357,19 @@ def read_jsonl(payload: bytes, spec: TableSource, key: str) -> pa.Table:
             raise FileFormatError(f"{_where(spec, key)}, line {number}: JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise FileFormatError(
-                f"{_where(spec, key)}, line {number}: expected a JSON object, got {type(record).__name__}"
+                f"{_where(spec, key)}, line {number}: expected a JSON object, got {json_text.kind(record)}"
             )
         records.append(record)
     try:
         return records_table(records)
-    except (UnicodeError, pa.ArrowException) as exc:  # e.g. "\ud800": a lone surrogate, not text
+    except (UnicodeError, ValueError, pa.ArrowException) as exc:  # e.g. "\ud800": a lone surrogate, not text
         raise FileFormatError(f"{_where(spec, key)}: JSON values that are not valid text ({exc})") from None
 
 
 def records_table(records: list[dict]) -> pa.Table:
-    """JSON records as an Arrow table of text columns (values as received; the union of keys)."""
+    """JSON records (decoded by :func:`json_text.loads`) as an Arrow table of text columns, values as received."""
     columns = list(dict.fromkeys(k for r in records for k in r))
-    return pa.table({c: pa.array([_as_text(r.get(c)) for r in records], pa.string()) for c in columns})
+    return pa.table({c: pa.array([json_text.as_text(r.get(c)) for r in records], pa.string()) for c in columns})
 
 
 # -- parquet ----------------------------------------------------------------------------------------

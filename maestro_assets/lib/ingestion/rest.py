@@ -1,7 +1,8 @@
 """Extract JSON records from a paginated REST API.
 
-``fetch_pages(source)`` yields one list of records (JSON objects) per page and follows one of
-four pagination styles:
+``fetch_pages(source)`` yields one list of records (JSON objects) per page — numbers kept as
+their literal text (:class:`~maestro_assets.lib.ingestion.json_text.JsonNumber`), so bronze holds
+``19.90`` and ``1e5`` as received — and follows one of four pagination styles:
 
 * ``page``   — ``?page=N&per_page=S`` from ``first_page``; stops on an empty or short page.
 * ``offset`` — ``?offset=K&limit=S``; stops on an empty or short page.
@@ -43,6 +44,7 @@ import requests
 
 from ..errors import MaestroError
 from ..redact import scrub
+from . import json_text
 
 PAGINATION_STYLES = ("page", "offset", "cursor", "link")
 # failures of one attempt that a later attempt may not repeat (requests.Timeout is handled first)
@@ -320,9 +322,7 @@ def _kind(value: Any) -> str:
         return f"a list of {len(value)}"
     if value is None:
         return "null"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    name = names.get(type(value), type(value).__name__)
-    return f"{name} {_shorten(json.dumps(value, default=str))}"
+    return f"{json_text.kind(value)} {_shorten(json_text.dumps(value))}"
 
 
 def _with_query(url: str, params: Mapping[str, Any]) -> str:
@@ -444,7 +444,7 @@ def _decode_json(content: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise _Transient(f"body is not valid JSON: not UTF-8 at byte {exc.start} of {len(content)}") from exc
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         offset = len(text[: exc.pos].encode("utf-8"))
         near = _excerpt(text[max(0, exc.pos - _EXCERPT_CHARS // 2) : exc.pos + _EXCERPT_CHARS // 2])

@@ -200,6 +200,11 @@ class TableSource(BaseModel):
         return {k: getattr(self, k) for k in REST_OPTIONS if getattr(self, k) is not None}
 
     @property
+    def catalog_name(self) -> str:
+        """The table as the source's catalog names it: ``schema.table`` when a schema is set."""
+        return f"{self.db_schema}.{self.source_table}" if self.db_schema else self.source_table
+
+    @property
     def qualified_name(self) -> str:
         """``source/table``: how the table is named in the lake, the rules and messages."""
         return f"{self.source}/{self.table}"

@@ -185,7 +185,9 @@ def test_invalid_json_line_names_the_line_number():
     assert "line 4" in message and "not valid JSON" in message
 
 
-@pytest.mark.parametrize("line, kind", [(b"[1, 2]", "list"), (b'"text"', "str"), (b"42", "int"), (b"null", "NoneType")])
+@pytest.mark.parametrize(
+    "line, kind", [(b"[1, 2]", "an array"), (b'"text"', "a string"), (b"42", "a number"), (b"null", "null")]
+)
 def test_json_line_that_is_not_an_object(line, kind):
     message = fails(b'{"event_id": "1"}\n' + line + b"\n", "jsonl")
     assert "line 2" in message and "expected a JSON object" in message and kind in message
@@ -314,3 +316,20 @@ def test_bronze_files_partition_and_a_bad_file(maestro_home, tmp_path):
     assert sorted(again["event_id"]) == ["e1", "e2", "e3"] and set(again["_batch_id"]) == {warned.run_id}
     (record,) = lake.list(f"quarantine/files/landing/task_events_csv/date={DAY}/")
     assert bad in lake.get(record.key).decode()
+
+
+def test_jsonl_numbers_keep_their_literal_text_at_any_depth():
+    """``1e5`` stays ``1e5`` (not ``1E+5`` or ``100000.0``), also inside objects and lists, where numbers stay
+    numbers (never quoted into strings); ``1e400`` is not turned into ``inf``."""
+    payload = (
+        b'{"event_id": 1, "value": 1e5, "nested": {"a": 1e5, "b": [19.90, -0, 2E-3], "c": "1e5"}}\n'
+        b'{"event_id": 2, "value": 1e400, "nested": [1.0, {"d": 12345678901234567890.10}]}\n'
+    )
+    table = read_landed(payload, spec("jsonl"), KEY)
+    assert table.column("value").to_pylist() == ["1e5", "1e400"]
+    assert table.column("nested").to_pylist() == [
+        '{"a": 1e5, "b": [19.90, -0, 2E-3], "c": "1e5"}',
+        '[1.0, {"d": 12345678901234567890.10}]',
+    ]
+    for text in table.column("nested").to_pylist():  # still JSON, the same values
+        json.loads(text)

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from maestro_assets.lib.errors import MaestroError
+from maestro_assets.lib.ingestion import json_text
+from maestro_assets.lib.ingestion.files import records_table
 from maestro_assets.lib.ingestion.rest import FetchStats, RestIngestionError, RestSource, fetch_pages
 
 pytestmark = pytest.mark.timeout(30)
@@ -196,7 +198,8 @@ class Outcome:
 
     @property
     def records(self) -> list[dict]:
-        return [record for page in self.pages for record in page]
+        """The records as plain Python JSON values (numbers arrive as their literal text)."""
+        return json.loads(json_text.dumps([record for page in self.pages for record in page]))
 
     @property
     def message(self) -> str:
@@ -506,6 +509,19 @@ def test_rate_limit_with_an_injected_sleep(api):
     assert elapsed + sum(out.sleeps) >= (5 - 1) / 20 - 1e-6  # real time plus the time it was told to sleep
     assert sum(out.sleeps) <= (5 - 1) / 20 + 1e-6
     assert out.stats.throttled_seconds == pytest.approx(sum(out.sleeps))
+
+
+def test_numbers_reach_bronze_as_the_literal_text_the_api_sent(api):
+    body = b'{"data": [{"id": 1, "amount": 19.90, "big": 1e400, "meta": {"ratio": 1e5, "list": [0.10, -0]}}]}'
+    api.routes["/items"] = lambda hit, n: Reply(body)
+
+    out = run(source(api))
+
+    assert out.error is None
+    table = records_table([record for page in out.pages for record in page])
+    assert table.to_pylist() == [
+        {"id": "1", "amount": "19.90", "big": "1e400", "meta": '{"ratio": 1e5, "list": [0.10, -0]}'}
+    ]
 
 
 def test_max_pages_stops_an_endless_api(api):
