@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --inexact --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --inexact --compile-bytecode --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,7 +47,7 @@ ui: $(STAMP)
 
 ## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure (installs the peers of extra 'bench')
 bench: $(STAMP)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --extra bench --inexact --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --extra bench --inexact --compile-bytecode --quiet
 	$(BIN)/python -m benchmarks $(NAME)
 
 clean:
