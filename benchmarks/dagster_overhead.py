@@ -205,9 +205,10 @@ def demo_graph_direct(scale: float, days: int, home: Path) -> dict:
                     steps += 1
             rules = load_rules(settings.quality_rules_file())
             for spec in sources.tables():
-                if spec.table in rules:
+                table_rules = rules.for_table(spec.source, spec.table)
+                if table_rules is not None:
                     days_ = partitions if spec.partitioned else None
-                    materialize_silver(lake, spec.qualified_name, rules[spec.table], days_)
+                    materialize_silver(lake, spec.qualified_name, table_rules, days_)
                     steps += 1
             return steps
 
