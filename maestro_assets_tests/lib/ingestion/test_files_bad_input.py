@@ -86,7 +86,7 @@ def test_jsonl_values_are_text_as_received_and_keys_unioned():
     "payload, expected",
     [
         (b'{"event_id": 1}\n{"event_id": 2\n', r"line 2: not valid JSON"),
-        (b'{"event_id": 1}\n[1, 2]\n', r"line 2: expected a JSON object, got list"),
+        (b'{"event_id": 1}\n[1, 2]\n', r"line 2: expected a JSON object, got an array"),
     ],
 )
 def test_bad_jsonl_names_the_line(payload, expected):
