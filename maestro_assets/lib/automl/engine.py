@@ -20,6 +20,7 @@ import logging
 import platform
 import warnings
 from datetime import UTC, datetime
+from importlib import import_module
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -55,16 +56,29 @@ IMBALANCE_RATIO = 0.2  # the rarest class under a fifth of the most common one: 
 DEFAULT_TRIAL_SHARE = 0.25  # with a time budget, one trial may use at most this share of it
 REFIT_SLACK_SHARE = 0.08  # the final refit may run this share of the budget past it before it is given up
 ENSEMBLE_CANDIDATES = 8
-VERSIONED_PACKAGES = ("scikit-learn", "optuna", "lightgbm", "xgboost", "numpy", "pandas", "maestro-assets")
+# the libraries whose versions a model depends on: label -> module (xgboost installs as xgboost-cpu)
+VERSIONED_MODULES = {
+    "scikit-learn": "sklearn",
+    "optuna": "optuna",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "joblib": "joblib",
+}
 
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
+    for label, module in VERSIONED_MODULES.items():
         try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+            versions[label] = str(import_module(module).__version__)
+        except ImportError:
+            versions[label] = "not installed"
+    try:
+        versions["maestro-assets"] = importlib_metadata.version("maestro-assets")
+    except importlib_metadata.PackageNotFoundError:
+        versions["maestro-assets"] = "not installed"
     return versions
 
 

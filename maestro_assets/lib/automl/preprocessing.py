@@ -65,7 +65,8 @@ def plan_columns(X: pd.DataFrame, max_one_hot_levels: int = MAX_ONE_HOT_LEVELS) 
             continue
         levels = present.nunique()
         if levels == 1 and not values.isna().any():
-            dropped[column] = f"constant ({present.iloc[0]!r})"
+            value = present.iloc[0]
+            dropped[column] = f"constant ({(value.item() if isinstance(value, np.generic) else value)!r})"
             continue
         if pd.api.types.is_datetime64_any_dtype(values) or (
             values.dtype == object and _looks_like_dates(values)  # ISO dates read from CSV as text

@@ -81,7 +81,8 @@ def check_target(y: pd.Series, task: str) -> None:
     if missing:
         first = y.index[y.isna().to_numpy()][0]
         raise TargetError(
-            f"target {name!r} is missing in {missing} of {len(y)} rows (first at index {first!r}): drop or fill them"
+            f"target {name!r} is missing in {missing} of {len(y)} rows (first at index {_plain(first)!r}): "
+            "drop or fill them"
         )
     if task == REGRESSION:
         if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
@@ -91,10 +92,15 @@ def check_target(y: pd.Series, task: str) -> None:
             )
         if not np.isfinite(y.to_numpy(dtype=float)).all():
             first = y.index[~np.isfinite(y.to_numpy(dtype=float))][0]
-            raise TargetError(f"target {name!r} has infinite values (first at index {first!r})")
+            raise TargetError(f"target {name!r} has infinite values (first at index {_plain(first)!r})")
     levels = y.nunique()
     if levels < 2:
-        raise TargetError(f"target {name!r} has one value only ({y.iloc[0]!r}): there is nothing to learn")
+        raise TargetError(f"target {name!r} has one value only ({_plain(y.iloc[0])!r}): there is nothing to learn")
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds, so messages read ``58``, not ``np.int64(58)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_number(value) -> bool:
@@ -123,7 +129,7 @@ def check_finite(X: pd.DataFrame) -> None:
             if infinite.any():
                 first = X.index[infinite][0]
                 raise FeatureError(
-                    f"column {column!r} has {int(infinite.sum())} infinite values (first at index {first!r}): "
+                    f"column {column!r} has {int(infinite.sum())} infinite values (first at index {_plain(first)!r}): "
                     "replace them by a number or leave them missing (NaN)"
                 )
 
@@ -241,7 +247,9 @@ class Metric:
         """The scorer's value (greater is better) of ``predictions`` against ``y_true``."""
         if self.scorer_name == "neg_log_loss":  # every class named, so a fold missing a class still scores
             return -float(log_loss(y_true, np.clip(predictions, 1e-15, 1), labels=classes))
-        holder = _ValuePredictions(predictions) if classes is None else _ClassPredictions(predictions, classes)
+        holder = (
+            _ValuePredictions(predictions) if classes is None else _ClassPredictions(predictions, np.asarray(classes))
+        )
         return float(get_scorer(self.scorer_name)(holder, np.empty((len(y_true), 0)), y_true))
 
     def natural(self, score: float) -> float:
@@ -327,7 +335,7 @@ def _check_rows(y: pd.Series, n_splits: int, task: str, what: str) -> None:
         counts = y.value_counts()
         small = counts[counts < n_splits]
         if len(small):
-            label, count = small.index[0], int(small.iloc[0])
+            label, count = _plain(small.index[0]), int(small.iloc[0])
             raise FoldError(
                 f"class {label!r} of target {y.name!r} has {count} member(s), fewer than the {n_splits} folds "
                 f"of {what}: lower cv, or merge or drop the rare class"
