@@ -48,6 +48,24 @@ def _context():
     return _CONTEXT
 
 
+def start_fit_server() -> None:
+    """Start the forkserver (it imports the model libraries, seconds on a busy machine) without
+    waiting for it: a fit calls this first, so the imports overlap its input checks."""
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
+def warm_up() -> float:
+    """Start the forkserver and wait until it serves a worker; the seconds it took (0 when warm)."""
+    started = time.monotonic()
+    worker = FitWorker(None, None, 1)
+    worker._start()
+    worker.close()
+    return time.monotonic() - started
+
+
 class _PopenWithoutMain(popen_forkserver.Popen):
     """multiprocessing re-runs the caller's ``__main__`` script in each child, which breaks a script
     without an ``if __name__ == "__main__"`` guard; the worker needs only this package, so the

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import time
 import warnings
 from datetime import UTC, datetime
 from importlib import import_module
@@ -30,7 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .budget import Clock, FitRequest, FitWorker, available_cores
+from .budget import Clock, FitRequest, FitWorker, available_cores, start_fit_server
 from .ensemble import WeightedEnsemble, cross_validated_selection
 from .families import SearchContext, families_for
 from .preprocessing import plan_columns
@@ -54,8 +55,12 @@ MODEL_FILE = "automl.joblib"
 MANIFEST_FILE = "manifest.json"
 IMBALANCE_RATIO = 0.2  # the rarest class under a fifth of the most common one: class weights are searched
 DEFAULT_TRIAL_SHARE = 0.25  # with a time budget, one trial may use at most this share of it
-REFIT_SLACK_SHARE = 0.08  # the final refit may run this share of the budget past it before it is given up
+REFIT_SLACK_SHARE = 0.05  # the final refit may run this share of the budget past it before it is given up
 ENSEMBLE_CANDIDATES = 8
+SELECTION_CHUNKS = 5
+SELECTION_ROUNDS = 15  # ensemble.greedy_selection's default
+ENSEMBLE_SHARE = 0.02  # with a time budget, selection may use this share of it beyond the search's time
+MIN_SELECTION_ROWS = 200
 # the libraries whose versions a model depends on: label -> module (xgboost installs as xgboost-cpu)
 VERSIONED_MODULES = {
     "scikit-learn": "sklearn",
@@ -151,6 +156,7 @@ class AutoML(BaseEstimator):
         """Search, then refit the best model (or ensemble) on every row. ``y`` may name a column of
         ``X``; so may ``groups`` (the column is then not a feature)."""
         clock = Clock(self.time_budget_s)
+        start_fit_server()
         self._check_settings()
         X, y = split_target(X, y)
         if isinstance(groups, str):
@@ -207,6 +213,7 @@ class AutoML(BaseEstimator):
                 self.max_trials,
                 trial_limit,
                 list(self.callbacks or []),
+                reserve_for_ensemble=bool(self.ensemble),
             )
             records = search.run()
             search_s = clock.elapsed()
@@ -215,7 +222,11 @@ class AutoML(BaseEstimator):
             )
             if not ranked:
                 problems = "; ".join(f"{r.family}: {r.state} {r.error}".strip() for r in records[:8])
-                raise AutoMLInputError(f"no trial completed within the budget ({problems or 'no trial started'})")
+                startup = f"; starting the fit processes took {worker.startup_s:.1f}s" if worker.startup_s > 1 else ""
+                raise AutoMLInputError(
+                    f"no trial completed within the budget ({problems or 'no trial started'}{startup}): "
+                    "give a larger time budget"
+                )
             selection = self._select_ensemble(search, ranked, metric) if self.ensemble else None
             final, final_name = self._refit(search, worker, ranked, selection, clock)
         finally:
@@ -271,7 +282,19 @@ class AutoML(BaseEstimator):
         def score(rows, values):
             return metric.score(y_scored[rows], values, classes)
 
-        result = cross_validated_selection(predictions, len(y_scored), score, self.random_state)
+        max_rows = len(y_scored)
+        allowed = search.search_remaining_s()
+        if allowed is not None:  # with a time budget: on as many rows as the time left allows
+            timing = time.monotonic()
+            score(np.arange(len(y_scored)), predictions[0])
+            per_call = (time.monotonic() - timing) / len(y_scored)  # scoring is about linear in rows
+            calls = (SELECTION_CHUNKS + 1) * (SELECTION_ROUNDS + 1) * len(candidates)
+            max_rows = int(max(0.0, allowed + ENSEMBLE_SHARE * self.time_budget_s) / max(per_call * calls, 1e-9))
+            if max_rows < MIN_SELECTION_ROWS:
+                return None
+        result = cross_validated_selection(
+            predictions, len(y_scored), score, self.random_state, chunks=SELECTION_CHUNKS, max_rows=max_rows
+        )
         members = [(c, int(w)) for c, w in zip(candidates, result.weights) if w]
         summary = {
             "members": {f"trial {c.number} ({c.family})": w for c, w in members},
@@ -293,8 +316,10 @@ class AutoML(BaseEstimator):
         def time_left():
             return None if budget is None else budget * (1 + REFIT_SLACK_SHARE) - clock.elapsed()
 
-        def fit_all(record: TrialRecord, wait):
-            request = FitRequest(record.family, record.params, search.context, None, None, wait, return_model=True)
+        def fit_all(record: TrialRecord, wait, share=None):
+            """A self-stopping model stops at ``share`` of the time (default: all of it), the kill comes at ``wait``."""
+            limit = wait if share is None else share
+            request = FitRequest(record.family, record.params, search.context, None, None, limit, return_model=True)
             return worker.fit(request, wait)
 
         if selection is not None and selection["summary"]["kept"]:
@@ -303,8 +328,9 @@ class AutoML(BaseEstimator):
             left = time_left()
             if left is None or needed < left:
                 fitted = []
-                for record, _ in members:
-                    result = fit_all(record, time_left())
+                for i, (record, _) in enumerate(members):
+                    left = time_left()
+                    result = fit_all(record, left, None if left is None else left / (len(members) - i))
                     if not result.ok:
                         break
                     fitted.append(result.model)

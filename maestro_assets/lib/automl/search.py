@@ -88,6 +88,7 @@ class Search:
         max_trials: int | None,
         trial_time_limit_s: float | None,
         callbacks: list[Callable[[Progress], None]],
+        reserve_for_ensemble: bool = True,
     ):
         self.families = families
         self.context = context
@@ -99,6 +100,7 @@ class Search:
         self.max_trials = max_trials
         self.trial_time_limit_s = trial_time_limit_s
         self.callbacks = callbacks
+        self.reserve_for_ensemble = reserve_for_ensemble
         self.scored_rows = np.unique(np.concatenate([valid for _, valid in folds]))
         self._position = np.full(len(y), -1)
         self._position[self.scored_rows] = np.arange(len(self.scored_rows))
@@ -134,9 +136,14 @@ class Search:
         remaining = self.clock.remaining()
         if remaining is None:
             return None
-        best = self.best()
-        reserve = REFIT_SAFETY * self.refit_estimate_s(best) if best else 0.0
-        return remaining - reserve - 0.02 * self.clock.budget_s
+        return remaining - self.refit_reserve_s() - 0.02 * self.clock.budget_s
+
+    def refit_reserve_s(self) -> float:
+        """Time kept for the final refit: of the best trial, and of the second best too when an
+        ensemble may need both."""
+        complete = sorted((r for r in self.records if r.state == COMPLETE), key=lambda r: r.score, reverse=True)
+        top = complete[: 2 if self.reserve_for_ensemble else 1]
+        return REFIT_SAFETY * sum(self.refit_estimate_s(r) for r in top)
 
     def _out_of_trials(self) -> bool:
         return self.max_trials is not None and self.trials_done >= self.max_trials
@@ -196,8 +203,11 @@ class Search:
             if wait is not None and wait <= 0:
                 record.state, record.error = TIMED_OUT, "no time left for the next fold"
                 break
+            # a self-stopping model gets its share of the trial's time left, so every fold can finish;
+            # the kill comes only at the end of the whole time left
+            share = None if wait is None else wait / (len(self.folds) - step)
             result = self.worker.fit(
-                FitRequest(family.name, params, self.context, train, valid, time_limit_s=wait), wait
+                FitRequest(family.name, params, self.context, train, valid, time_limit_s=share), wait
             )
             record.seconds += result.seconds
             if not result.ok:
