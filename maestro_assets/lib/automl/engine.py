@@ -156,7 +156,6 @@ class AutoML(BaseEstimator):
         """Search, then refit the best model (or ensemble) on every row. ``y`` may name a column of
         ``X``; so may ``groups`` (the column is then not a feature)."""
         clock = Clock(self.time_budget_s)
-        start_fit_server()
         self._check_settings()
         X, y = split_target(X, y)
         if isinstance(groups, str):
@@ -166,6 +165,7 @@ class AutoML(BaseEstimator):
         task = infer_task(y) if self.task == "auto" else self.task
         check_target(y, task)
         check_features(X)
+        start_fit_server()  # its imports overlap the rest of the preparation
         classes: tuple = ()
         if task == CLASSIFICATION:
             try:
@@ -374,6 +374,21 @@ class AutoML(BaseEstimator):
         if self.task_ != CLASSIFICATION:
             raise AutoMLInputError("predict_proba is for classification; this model is a regression")
         return aligned_probabilities(self.best_estimator_, self._features(X), self.classes_)
+
+    def prediction_frame(self, X) -> pd.DataFrame:
+        """One row per row of ``X``: ``pred`` (the label or value) and, for classification, ``proba``
+        (binary: the probability of ``classes_[1]``, the label that sorts last) or ``proba_<class>``
+        per class."""
+        X = self._features(X)
+        frame = pd.DataFrame({"pred": self.best_estimator_.predict(X)})
+        if self.task_ == CLASSIFICATION:
+            proba = self.predict_proba(X)
+            if len(self.classes_) == 2:
+                frame["proba"] = proba[:, 1]
+            else:
+                for i, label in enumerate(self.classes_):
+                    frame[f"proba_{label}"] = proba[:, i]
+        return frame
 
     def score(self, X, y) -> float:
         """The search metric (greater is better, as a scikit-learn scorer) on ``X``, ``y``."""

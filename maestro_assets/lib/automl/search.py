@@ -160,10 +160,12 @@ class Search:
         own = [r.seconds for r in self.records if r.family == family.name and r.state == COMPLETE]
         return not own or float(np.median(own)) < remaining
 
-    def _wait_s(self, trial_started: float) -> float | None:
+    def _wait_s(self, trial_seconds: float) -> float | None:
+        """How long the next fit may run: what is left of the search, and of the trial's own limit
+        after its fits so far (``trial_seconds``: fits only, not starting a worker process)."""
         limits = [self.search_remaining_s()]
         if self.trial_time_limit_s is not None:
-            limits.append(self.trial_time_limit_s - (self.clock.elapsed() - trial_started))
+            limits.append(self.trial_time_limit_s - trial_seconds)
         limits = [x for x in limits if x is not None]
         return min(limits) if limits else None
 
@@ -196,10 +198,9 @@ class Search:
         record = TrialRecord(len(self.records), family.name, params)
         shape = (len(self.scored_rows), len(self.context.classes)) if self.context.classes else len(self.scored_rows)
         predictions = np.full(shape, np.nan)
-        started = self.clock.elapsed()
         rows = []
         for step, (train, valid) in enumerate(self.folds):
-            wait = self._wait_s(started)
+            wait = self._wait_s(record.seconds)
             if wait is not None and wait <= 0:
                 record.state, record.error = TIMED_OUT, "no time left for the next fold"
                 break
@@ -243,7 +244,7 @@ class Search:
         valid = np.sort(rng.choice(valid, min(len(valid), SCREEN_ROWS // 4), replace=False))
         params = family.default(self.context)
         record = TrialRecord(len(self.records), family.name, params, state=SCREENED, train_rows=len(train))
-        wait = self._wait_s(self.clock.elapsed())
+        wait = self._wait_s(0.0)
         if wait is None or wait > 0:
             result = self.worker.fit(FitRequest(family.name, params, self.context, train, valid, wait), wait)
             record.seconds = result.seconds
