@@ -48,6 +48,8 @@ ui: $(STAMP)
 ## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure (installs the peers of extra 'bench')
 bench: $(STAMP)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --extra dev --extra bench --inexact --compile-bytecode --quiet
+	# ISLP only for the data sets it bundles (automl_vs_flaml); --no-deps keeps its torch stack out
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet ISLP
 	$(BIN)/python -m benchmarks $(NAME)
 
 clean:

@@ -5,6 +5,8 @@ maestro seed [--scale S]      (re)generate the demo source system (an asset grou
 maestro demo [--scale S]      seed if absent, then materialize every asset and summarize
 maestro materialize --select SELECTION [--partition D | --from D --to D]
                               materialize assets through the instance in DAGSTER_HOME (the UI shows the run)
+maestro automl --data TRAIN.csv|parquet --target COL [--budget S | --trials N] [--test T --predictions OUT]
+                              search models for a table (the AutoML engine, no Dagster), print the leaderboard
 """
 
 from __future__ import annotations
@@ -193,6 +195,75 @@ def _partition_range(args) -> tuple[str, str] | None:
     return first, last
 
 
+def cmd_automl(args) -> int:
+    """The AutoML engine on a file: progress while it searches, the leaderboard, then predictions
+    and the saved model if asked. Nothing here that the engine does not do for a notebook too."""
+    from .lib.automl import AutoML
+    from .lib.automl.files import read_table, write_table
+
+    if bool(args.test) != bool(args.predictions):
+        raise MaestroError("--test and --predictions go together: the predictions of TEST are written to OUT")
+    budget = args.budget if args.budget is not None else (None if args.trials else 60.0)
+    data = read_table(args.data, "--data")
+    test = read_table(args.test, "--test") if args.test else None
+    model = AutoML(
+        task=args.task,
+        metric=args.metric,
+        time_budget_s=budget,
+        max_trials=args.trials,
+        cv=_cv(args.cv),
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
+        callbacks=[_print_progress],
+    )
+    what = " and ".join(
+        ([f"{budget:g}s"] if budget is not None else []) + ([f"{args.trials} trials"] if args.trials else [])
+    )
+    print(f"searching {len(data)} rows × {data.shape[1] - 1} features for {args.target!r} within {what} …", flush=True)
+    model.fit(data, args.target)
+    meta = model.metadata_
+    print()
+    print(
+        f"{meta['task']} of {args.target!r}, {meta['metric']} ({'higher' if meta['greater_is_better'] else 'lower'}"
+        f" is better), {meta['validation']}: {meta['trials']} trials in {meta['elapsed_s']:.1f}s"
+    )
+    print(_leaderboard_text(model.leaderboard()))
+    print(f"final model: {meta['final_model']}")
+    if test is not None:
+        written = write_table(
+            model.prediction_frame(test.drop(columns=[args.target], errors="ignore")), args.predictions
+        )
+        print(f"predictions for {len(test)} rows written to {written}")
+    if args.model_out:
+        print(f"model saved to {model.save(args.model_out)} (load with AutoML.load)")
+    return 0
+
+
+def _cv(value: str):
+    return int(value) if value.isdigit() else value
+
+
+def _print_progress(progress) -> None:
+    metric = progress.metric
+    trial = progress.trial
+    score = f"{metric.natural(trial.score):.4f}" if trial.fold_scores else "-"
+    best = f"{metric.natural(progress.best.score):.4f} ({progress.best.family})" if progress.best else "-"
+    left = f", {max(0.0, progress.remaining_s):.0f}s left" if progress.remaining_s is not None else ""
+    print(
+        f"  trial {trial.number:>3} {trial.family:<22} {trial.state:<9} {metric.display_name} {score}"
+        f" | best {best} | {progress.trials_done} done, {progress.elapsed_s:.0f}s{left}",
+        flush=True,
+    )
+
+
+def _leaderboard_text(board) -> str:
+    import json
+
+    shown = board.copy()
+    shown["params"] = [json.dumps(p, default=str)[:70] for p in shown["params"]]
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
 def demo_partition_range() -> tuple[str, str]:
     """The daily partitions that hold the demo's data: its whole 90-day window."""
     from .lib.demo.generator import demo_days
@@ -216,6 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--from", dest="start", help="first day of a partition range (one run)")
     mat.add_argument("--to", dest="end", help="last day of the range")
     mat.set_defaults(func=cmd_materialize)
+    automl = sub.add_parser("automl", help="search models for a CSV or Parquet table (the AutoML engine)")
+    automl.add_argument("--data", required=True, help="training table, .csv or .parquet")
+    automl.add_argument("--target", required=True, help="the column to predict")
+    automl.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    automl.add_argument("--metric", help="a scikit-learn scorer name (default: roc_auc, log_loss or rmse by task)")
+    automl.add_argument("--budget", type=float, help="seconds for the whole search and refit (default 60)")
+    automl.add_argument("--trials", type=int, help="at most this many trials; alone, a reproducible search")
+    automl.add_argument("--cv", default="5", help="folds, or 'holdout' / 'timeseries' (default 5)")
+    automl.add_argument("--seed", type=int, default=0)
+    automl.add_argument("--n-jobs", type=int, default=-1, help="threads per fit (default: all cores)")
+    automl.add_argument("--test", help="a table to predict, .csv or .parquet")
+    automl.add_argument("--predictions", help="where to write the predictions of --test (.csv or .parquet)")
+    automl.add_argument("--model-out", help="folder to save the fitted model in")
+    automl.set_defaults(func=cmd_automl)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),
