@@ -333,6 +333,17 @@ def maestro_home(tmp_path, monkeypatch):
     dispose_engines()
 
 
+@pytest.fixture(params=["local", "s3"])
+def lake_resource(request, maestro_home):
+    """The lake resource twice: a folder under the test's MAESTRO_HOME, and a bucket on the S3 server."""
+    from maestro_assets.resources import LakeResource
+
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_credentials")
+        return LakeResource(url=request.getfixturevalue("s3_lake_url"), endpoint_url=server["endpoint_url"])
+    return LakeResource(url=str(maestro_home / "lake"))
+
+
 # -- MLflow ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def mlflow_server():

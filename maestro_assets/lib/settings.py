@@ -30,6 +30,7 @@ ENV_MLFLOW_URI = "MLFLOW_TRACKING_URI"
 ENV_FEATURE_REPO = "MAESTRO_FEATURE_REPO"
 ENV_SOURCES = "MAESTRO_SOURCES"
 ENV_QUALITY_RULES = "MAESTRO_QUALITY_RULES"
+ENV_FEATURES = "MAESTRO_FEATURES"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -89,6 +90,12 @@ def feature_repo_path() -> str:
 def sources_file() -> Path:
     """The declared sources (default: the demo's ``sources.yaml`` in the package)."""
     return Path(_env(ENV_SOURCES) or PACKAGE_ROOT / "sources.yaml")
+
+
+def features_file() -> Path | None:
+    """Which silver tables feed the gold features (default: none, the demo's tables)."""
+    value = _env(ENV_FEATURES)
+    return Path(value) if value else None
 
 
 def quality_rules_file() -> Path:

@@ -50,32 +50,32 @@ def test_any_valid_sources_file_loads(sources, has_sensor, tmp_path):
 
 def test_a_new_domain_joins_the_code_location_without_editing_definitions(tmp_path, monkeypatch):
     package = tmp_path / "throwaway_defs"
-    (package / "features").mkdir(parents=True)
+    (package / "reports").mkdir(parents=True)
     (package / "notes").mkdir()  # a folder without definitions.py is not a domain
     (package / "__init__.py").write_text("")
-    (package / "features" / "__init__.py").write_text("")
+    (package / "reports" / "__init__.py").write_text("")
     (package / "notes" / "__init__.py").write_text("")
-    (package / "features" / "definitions.py").write_text(
+    (package / "reports" / "definitions.py").write_text(
         textwrap.dedent("""
         from dagster import AssetKey, Definitions, asset
 
-        @asset(key=AssetKey(["gold", "user_features"]), deps=[AssetKey(["silver", "demo_db", "users"])],
-               group_name="features", owners=["team:ml"], kinds={"pandas"}, description="stand-in")
-        def user_features(): ...
+        @asset(key=AssetKey(["gold", "weekly_report"]), deps=[AssetKey(["silver", "demo_db", "users"])],
+               group_name="reports", owners=["team:ml"], kinds={"pandas"}, description="stand-in")
+        def weekly_report(): ...
 
-        defs = Definitions(assets=[user_features])
+        defs = Definitions(assets=[weekly_report])
     """)
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     import throwaway_defs
 
     found = domain_definitions(throwaway_defs)
-    assert list(found) == ["features"]
+    assert list(found) == ["reports"]
     merged = Definitions.merge(defs, *found.values())
     Definitions.validate_loadable(merged)
     graph = merged.resolve_asset_graph()
-    assert AssetKey(["silver", "demo_db", "users"]) in graph.get(AssetKey(["gold", "user_features"])).parent_keys
+    assert AssetKey(["silver", "demo_db", "users"]) in graph.get(AssetKey(["gold", "weekly_report"])).parent_keys
 
 
 def test_the_real_domains_are_the_packages_under_defs():
-    assert set(domain_definitions()) == {"demo", "ingestion", "platform", "quality"}
+    assert set(domain_definitions()) == {"demo", "features", "ingestion", "platform", "quality"}

@@ -8,7 +8,6 @@ import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from maestro_assets.defs.quality.assets import silver_assets
-from maestro_assets.resources import LakeResource
 
 DAY = "2026-09-01"
 
@@ -41,12 +40,9 @@ def deployments(n: int = 6, day: str = DAY) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(params=["local", "s3"])
-def lake(request, maestro_home):
-    if request.param == "s3":
-        server = request.getfixturevalue("s3_credentials")
-        return LakeResource(url=request.getfixturevalue("s3_lake_url"), endpoint_url=server["endpoint_url"])
-    return LakeResource(url=str(maestro_home / "lake"))
+@pytest.fixture
+def lake(lake_resource):
+    return lake_resource
 
 
 def run(lake, assets, partition=DAY):
