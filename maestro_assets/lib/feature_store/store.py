@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ConfigurationError
-from .settings import ENV_FEATURE_REPO, ENV_HOME, maestro_home
+from ..errors import ConfigurationError
+from ..settings import ENV_FEATURE_REPO, ENV_HOME, maestro_home
 
 
 def open_feature_store(repo_path: str | Path):

@@ -1,0 +1,87 @@
+"""``feast apply`` as a function: plan the repository against the registry, apply it, and say
+what was added, changed or removed."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from feast.diff.registry_diff import TransitionType
+from feast.repo_operations import extract_objects_for_apply_delete, parse_repo
+
+from ..errors import ConfigurationError
+from ..settings import ENV_FEATURE_REPO
+
+VERBS = {
+    TransitionType.CREATE: "added",
+    TransitionType.UPDATE: "changed",
+    TransitionType.DELETE: "removed",
+    TransitionType.UNCHANGED: "unchanged",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # entity, feature view, feature service, data source …
+    name: str
+    change: str  # added, changed, removed, unchanged
+    details: str = ""
+
+
+@dataclass
+class ApplyResult:
+    changes: list[Change]
+
+    def count(self, change: str) -> int:
+        return sum(1 for c in self.changes if c.change == change)
+
+    def markdown(self) -> str:
+        rows = [c for c in self.changes if c.change != "unchanged"]
+        if not rows:
+            return f"_no change_ ({len(self.changes)} objects unchanged)"
+        lines = ["| object | name | change | details |", "|---|---|---|---|"]
+        lines += [f"| {c.kind} | `{c.name}` | **{c.change}** | {c.details} |" for c in rows]
+        return "\n".join(lines) + f"\n\n{self.count('unchanged')} objects unchanged."
+
+
+def read_repo(repo_path: str | Path):
+    """Feast's own parse of the repository's Python files (it imports them relative to the repo)."""
+    root = Path(repo_path).expanduser().resolve()
+    for name, module in list(sys.modules.items()):  # a re-read imports the files again (a changed lake URL)
+        if str(getattr(module, "__file__", "") or "").startswith(str(root) + "/"):
+            del sys.modules[name]
+    added = str(root) not in sys.path
+    if added:
+        sys.path.insert(0, str(root))
+    try:
+        with contextlib.chdir(root):
+            return parse_repo(root)
+    except Exception as exc:
+        raise ConfigurationError(
+            ENV_FEATURE_REPO, f"the Feast repo at {root} does not load: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        if added:
+            sys.path.remove(str(root))
+
+
+def _kind(object_type) -> str:
+    return object_type.name.lower().replace("_", " ")
+
+
+def apply_repo(store, repo_path: str | Path) -> ApplyResult:
+    """Apply the repository at ``repo_path`` to ``store``'s registry (objects no longer declared are
+    removed) and return the diff that was applied."""
+    repo = read_repo(repo_path)
+    registry_diff, _, _ = store.plan(repo)
+    changes = []
+    for diff in registry_diff.feast_object_diffs:
+        if diff.name == "__dummy" or diff.name == store.project:  # Feast's own placeholder entity and project
+            continue
+        details = ", ".join(f"{p.property_name}" for p in getattr(diff, "feast_object_property_diffs", []))
+        changes.append(Change(_kind(diff.feast_object_type), diff.name, VERBS[diff.transition_type], details))
+    to_apply, to_delete, _, _ = extract_objects_for_apply_delete(store.project, store.registry, repo)
+    store.apply(to_apply, objects_to_delete=to_delete, partial=False)
+    return ApplyResult(sorted(changes, key=lambda c: (c.kind, c.name)))

@@ -1,0 +1,115 @@
+"""Gold partitions into Feast's online store, and online reads through a feature service."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LakeKeyError, MaestroError
+from ..features.catalog import FeatureTable
+from ..lake import Lake
+
+
+class FeatureStoreError(MaestroError):
+    """A Feast lookup or write that cannot work as asked: names the view, feature or service."""
+
+
+def write_partition_online(store, lake: Lake, table: FeatureTable, day: date) -> int:
+    """Write one day of a gold table to the online store (one window: never a whole range)."""
+    try:
+        frame = lake.read_partition("gold", table.name, ("date", day.isoformat())).to_pandas()
+    except LakeKeyError:
+        raise FeatureStoreError(
+            f"feature view {table.name}: gold/{table.name} has no partition {day} to materialize; "
+            f"materialize gold/{table.name} for {day} first"
+        ) from None
+    expected = set(table.columns)
+    if missing := sorted(expected - set(frame.columns)):
+        raise FeatureStoreError(
+            f"feature view {table.name}: gold/{table.name} date={day} lacks {', '.join(missing)} — the source "
+            "schema changed; re-materialize gold for that day, then apply the Feast repo (feast_registry)"
+        )
+    if len(frame):
+        store.write_to_online_store(table.name, frame[table.columns])
+    return len(frame)
+
+
+class OnlineFeatures:
+    """Online lookups of one feature service; its feature references are resolved once, here."""
+
+    def __init__(self, store, service_name: str):
+        self.store = store
+        try:
+            self.service = store.get_feature_service(service_name)
+        except Exception as exc:
+            known = sorted(s.name for s in store.list_feature_services())
+            raise FeatureStoreError(
+                f"unknown feature service {service_name!r} ({type(exc).__name__}); the registry has "
+                f"{', '.join(known) or 'none'} — apply the Feast repo (feast_registry) if one is missing"
+            ) from None
+        self.keys = {}
+        for projection in self.service.feature_view_projections:
+            view = store.get_feature_view(projection.name)
+            for column in view.entity_columns:
+                self.keys[column.name] = column.dtype
+        self.features = [f"{p.name}:{f.name}" for p in self.service.feature_view_projections for f in p.features]
+        self.columns = [f"{p.name}__{f.name}" for p in self.service.feature_view_projections for f in p.features]
+
+    def _check_rows(self, rows: list[dict]) -> None:
+        for i, row in enumerate(rows):
+            if missing := [k for k in self.keys if k not in row]:
+                raise FeatureStoreError(
+                    f"feature service {self.service.name}: entity row {i} lacks {', '.join(missing)}"
+                )
+            for key in self.keys:
+                value = row[key]
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise FeatureStoreError(
+                        f"feature service {self.service.name}: entity key {key} must be an integer, "
+                        f"row {i} has {value!r} ({type(value).__name__})"
+                    )
+
+    def get(self, rows: list[dict]) -> pd.DataFrame:
+        """Features of ``rows`` as ``<view>__<feature>`` columns (views may share feature names);
+        entities the online store does not hold come back as nulls."""
+        self._check_rows(rows)
+        result = self.store.get_online_features(features=self.service, entity_rows=rows, full_feature_names=True)
+        return result.to_df()
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def measure_latency(online: OnlineFeatures, rows: list[dict], repeats: int = 50) -> Latency:
+    online.get(rows)  # warm: the first call opens connections
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        online.get(rows)
+        samples.append((time.perf_counter() - start) * 1000)
+    p50, p95, p99 = np.percentile(samples, [50, 95, 99])
+    return Latency(round(float(p50), 3), round(float(p95), 3), round(float(p99), 3))
+
+
+def missing_entities(frame: pd.DataFrame, feature_names: list[str]) -> int:
+    """Rows whose every feature is null: entities the online store does not hold."""
+    present = [c for c in feature_names if c in frame.columns]
+    return int(frame[present].isna().all(axis=1).sum()) if present else len(frame)
+
+
+def newest_online_timestamp(store, table: FeatureTable, keys: list[int]) -> pd.Timestamp | None:
+    """The newest event timestamp among ``keys``' rows of ``table`` in the online store."""
+    result = store.get_online_features(
+        features=[f"{table.name}:{table.features[0].name}"], entity_rows=[{table.key: k} for k in keys]
+    )
+    response = result.to_dict(include_event_timestamps=True)  # `<feature>__ts`: epoch seconds, 0 if absent
+    stamps = [t for t in response.get(f"{table.features[0].name}__ts", []) if t]
+    return pd.Timestamp(max(stamps), unit="s", tz="UTC") if stamps else None
