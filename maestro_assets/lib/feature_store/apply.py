@@ -49,9 +49,8 @@ class ApplyResult:
 def read_repo(repo_path: str | Path):
     """Feast's own parse of the repository's Python files (it imports them relative to the repo)."""
     root = Path(repo_path).expanduser().resolve()
-    for name, module in list(sys.modules.items()):  # a re-read imports the files again (a changed lake URL)
-        if str(getattr(module, "__file__", "") or "").startswith(str(root) + "/"):
-            del sys.modules[name]
+    for path in root.rglob("*.py"):  # imported again on every read: the files (or the lake URL) may have changed
+        sys.modules.pop(".".join(path.relative_to(root).with_suffix("").parts), None)
     added = str(root) not in sys.path
     if added:
         sys.path.insert(0, str(root))

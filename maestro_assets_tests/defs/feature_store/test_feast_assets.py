@@ -2,8 +2,6 @@
 its diff, the online store filled one gold day at a time, lookups through a feature service,
 latency and health on the materialization, and bad lookups named."""
 
-import shutil
-
 import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
@@ -11,27 +9,10 @@ from dagster import DagsterInstance, materialize
 from maestro_assets.defs.feature_store.assets import HEALTH_CHECK, feast_online_store, feast_registry
 from maestro_assets.defs.features.assets import gold_features
 from maestro_assets.defs.runs import partition_range_tags
-from maestro_assets.lib import settings
 from maestro_assets.lib.feature_store.online import FeatureStoreError, OnlineFeatures
-from maestro_assets.resources import FeatureStoreResource, LakeResource
 from maestro_assets_tests.defs.features.test_gold_features import write_silver
 
 DAYS = ["2026-09-01", "2026-09-02", "2026-09-03"]
-
-
-@pytest.fixture
-def repo(tmp_path):
-    """A copy of feature_repo/, so a test can add to it."""
-    copy = tmp_path / "feature_repo"
-    shutil.copytree(settings.default_feature_repo(), copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    return copy
-
-
-@pytest.fixture
-def resources(maestro_home, repo, monkeypatch):
-    lake_url = str(maestro_home / "lake")
-    monkeypatch.setenv(settings.ENV_LAKE_URL, lake_url)
-    return {"lake": LakeResource(url=lake_url), "feature_store": FeatureStoreResource(repo_path=str(repo))}
 
 
 def run(assets, resources, days=DAYS, **kwargs):
