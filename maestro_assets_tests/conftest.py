@@ -319,6 +319,24 @@ def s3_lake_url(s3_bucket):
     return f"s3://{s3_bucket}/lake"
 
 
+# -- Redis ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server of the test session on a free port (never the machine's own on 6379): host:port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (Debian package redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, process=process)
+    yield f"127.0.0.1:{port}"
+    stop_process(process)
+
+
 # -- Maestro home -----------------------------------------------------------------------------
 @pytest.fixture
 def maestro_home(tmp_path, monkeypatch):

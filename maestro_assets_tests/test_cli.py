@@ -36,6 +36,11 @@ def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
     os.environ["DAGSTER_HOME"] = str(maestro_home / "dagster")
     with DagsterInstance.get() as instance:
         assert instance.get_latest_materialization_event(AssetKey(["demo", "tasks"])) is not None
+        # the demo ends with features in the online store and both training sets built
+        assert "2026-10-31" in instance.get_materialized_partitions(AssetKey("feast_online_store"))
+        for name in ("training_set_task_lateness", "training_set_project_success"):
+            event = instance.get_latest_materialization_event(AssetKey(name))
+            assert event is not None and event.asset_materialization.metadata["dagster/row_count"].value > 0
 
     again = run_maestro("demo", "--scale", "0.01", env=user_env)
     assert again.returncode == 0, again.stdout + again.stderr
