@@ -66,7 +66,7 @@ def test_registry_in_postgres_online_in_redis_offline_on_s3(production):
     assert redis.Redis(host=host, port=int(port)).dbsize() > 0  # the rows are in Redis
 
     store = resources["feature_store"].client()
-    online = OnlineFeatures(store, "task_lateness").get([{"task_id": 2, "user_id": 2}])
+    online = OnlineFeatures(store, "task_lateness").frame([{"task_id": 2, "user_id": 2}])
     assert online.loc[0, "task_features__hours_logged_7d"] == 4.0
     entities = pd.DataFrame(
         {"task_id": [1], "user_id": [1], "event_timestamp": pd.to_datetime(["2026-09-03 12:00"], utc=True)}
