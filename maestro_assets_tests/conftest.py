@@ -319,6 +319,25 @@ def s3_lake_url(s3_bucket):
     return f"s3://{s3_bucket}/lake"
 
 
+# -- Feast ----------------------------------------------------------------------------------
+@pytest.fixture
+def feast_repo(tmp_path):
+    """A copy of feature_repo/, so a test can add to it or point it at other stores."""
+    copy = tmp_path / "feature_repo"
+    shutil.copytree(settings.default_feature_repo(), copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    return copy
+
+
+@pytest.fixture
+def feast_resources(maestro_home, feast_repo, monkeypatch):
+    """The lake (a folder under the test's home) and the feature store over a copy of feature_repo/."""
+    from maestro_assets.resources import FeatureStoreResource, LakeResource
+
+    lake_url = str(maestro_home / "lake")
+    monkeypatch.setenv(settings.ENV_LAKE_URL, lake_url)
+    return {"lake": LakeResource(url=lake_url), "feature_store": FeatureStoreResource(repo_path=str(feast_repo))}
+
+
 # -- Redis ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def redis_server():

@@ -15,11 +15,11 @@ from maestro_assets_tests.defs.features.test_gold_features import write_silver
 DAYS = ["2026-09-01", "2026-09-02", "2026-09-03"]
 
 
-def run(assets, resources, days=DAYS, **kwargs):
+def run(assets, feast_resources, days=DAYS, **kwargs):
     with DagsterInstance.ephemeral() as instance:
         return materialize(
             assets,
-            resources=resources,
+            resources=feast_resources,
             instance=instance,
             tags=partition_range_tags(days[0], days[-1]) if len(days) > 1 else None,
             partition_key=days[0] if len(days) == 1 else None,
@@ -33,32 +33,37 @@ def metadata(result, key: str) -> dict:
     return {k: v.value for k, v in found[-1].materialization.metadata.items()}
 
 
-def test_apply_shows_what_was_added_then_nothing_then_a_removal(resources, repo):
+def test_apply_shows_what_was_added_then_nothing_then_a_removal(feast_resources, feast_repo):
+    def apply() -> dict:
+        return metadata(materialize([feast_registry], resources=feast_resources, instance=instance), "feast_registry")
+
     with DagsterInstance.ephemeral() as instance:
-        first = materialize([feast_registry], resources=resources, instance=instance)
+        first = materialize([feast_registry], resources=feast_resources, instance=instance)
         meta = metadata(first, "feast_registry")
         assert (meta["added"], meta["removed"]) == (4 + 4 + 4 + 2, 0)  # entities, sources, views, services
         assert "`user_features` | **added**" in meta["diff"] and "`task_lateness` | **added**" in meta["diff"]
-        again = metadata(materialize([feast_registry], resources=resources, instance=instance), "feast_registry")
+        again = apply()
         assert (again["added"], again["changed"], again["removed"]) == (0, 0, 0), again["diff"]
         assert again["diff"].startswith("_no change_")
-        (repo / "extra.py").write_text(
+        (feast_repo / "extra.py").write_text(
             "from feast import FeatureService\nfrom definitions import user_features\n"
             "user_only = FeatureService(name='user_only', features=[user_features])\n"
         )
-        added = metadata(materialize([feast_registry], resources=resources, instance=instance), "feast_registry")
+        added = apply()
         assert added["added"] == 1 and "`user_only` | **added**" in added["diff"]
-        (repo / "extra.py").unlink()
-        removed = metadata(materialize([feast_registry], resources=resources, instance=instance), "feast_registry")
+        (feast_repo / "extra.py").unlink()
+        removed = metadata(
+            materialize([feast_registry], resources=feast_resources, instance=instance), "feast_registry"
+        )
         assert removed["removed"] == 1 and "`user_only` | **removed**" in removed["diff"]
 
 
-def test_online_store_serves_the_latest_gold_day_through_a_feature_service(resources):
-    write_silver(resources["lake"])
-    assert run([gold_features], resources).success
+def test_online_store_serves_the_latest_gold_day_through_a_feature_service(feast_resources):
+    write_silver(feast_resources["lake"])
+    assert run([gold_features], feast_resources).success
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([feast_registry], resources=resources, instance=instance).success
-    result = run([feast_online_store], resources)
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
+    result = run([feast_online_store], feast_resources)
     assert result.success
     meta = metadata(result, "feast_online_store")
     assert meta["windows_done"] == 3 and meta["last_window"] == DAYS[-1]
@@ -68,19 +73,19 @@ def test_online_store_serves_the_latest_gold_day_through_a_feature_service(resou
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == HEALTH_CHECK)
     assert check.passed, check.description
 
-    store = resources["feature_store"].client()
+    store = feast_resources["feature_store"].client()
     online = OnlineFeatures(store, "task_lateness")
     frame = online.frame([{"task_id": 2, "user_id": 2}, {"task_id": 999, "user_id": 2}])
-    gold = resources["lake"].client().read_partition("gold", "task_features", ("date", DAYS[-1])).to_pandas()
+    gold = feast_resources["lake"].client().read_partition("gold", "task_features", ("date", DAYS[-1])).to_pandas()
     assert frame.loc[0, "task_features__hours_logged_7d"] == gold.set_index("task_id").loc[2, "hours_logged_7d"] == 4.0
     assert pd.isna(frame.loc[1, "task_features__hours_logged_7d"])  # not in the online store: null, no error
     assert frame.loc[1, "user_features__current_workload_hours"] == 16.0  # the user's features still come back
 
 
-def test_bad_lookups_name_the_service_and_the_key(resources):
+def test_bad_lookups_name_the_service_and_the_key(feast_resources):
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([feast_registry], resources=resources, instance=instance).success
-    store = resources["feature_store"].client()
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
+    store = feast_resources["feature_store"].client()
     with pytest.raises(FeatureStoreError, match="unknown feature service 'task_latenes'.*task_lateness"):
         OnlineFeatures(store, "task_latenes")
     online = OnlineFeatures(store, "project_success")
@@ -90,15 +95,15 @@ def test_bad_lookups_name_the_service_and_the_key(resources):
         online.get([{"project_id": 7}])
 
 
-def test_a_day_missing_from_gold_fails_naming_the_view_and_keeps_the_days_before(resources):
-    write_silver(resources["lake"])
-    assert run([gold_features], resources, days=DAYS[:2]).success
+def test_a_day_missing_from_gold_fails_naming_the_view_and_keeps_the_days_before(feast_resources):
+    write_silver(feast_resources["lake"])
+    assert run([gold_features], feast_resources, days=DAYS[:2]).success
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([feast_registry], resources=resources, instance=instance).success
-    result = run([feast_online_store], resources)
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
+    result = run([feast_online_store], feast_resources)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "has no partition 2026-09-03" in failure.event_specific_data.error.message
     assert "materialize gold/user_features for 2026-09-03 first" in failure.event_specific_data.error.message
-    online = OnlineFeatures(resources["feature_store"].client(), "project_success")
+    online = OnlineFeatures(feast_resources["feature_store"].client(), "project_success")
     assert online.get([{"project_id": 1, "team_id": 1}])["project_features__total_tasks"] == [2]  # 09-02 was written

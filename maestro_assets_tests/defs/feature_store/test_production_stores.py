@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
 
 @pytest.fixture
-def production(repo, postgres_url, redis_server, s3_lake_url, s3_credentials, monkeypatch):
+def production(feast_repo, postgres_url, redis_server, s3_lake_url, s3_credentials, monkeypatch):
     registry = sa.engine.make_url(postgres_url).set(drivername="postgresql+psycopg")
-    (repo / "feature_store.yaml").write_text(
+    (feast_repo / "feature_store.yaml").write_text(
         "project: maestro\n"
         "provider: local\n"
         "registry:\n"
@@ -39,24 +39,24 @@ def production(repo, postgres_url, redis_server, s3_lake_url, s3_credentials, mo
     monkeypatch.setenv(settings.ENV_S3_ENDPOINT, s3_credentials["endpoint_url"])
     return {
         "lake": LakeResource(url=s3_lake_url, endpoint_url=s3_credentials["endpoint_url"]),
-        "feature_store": FeatureStoreResource(repo_path=str(repo)),
+        "feature_store": FeatureStoreResource(repo_path=str(feast_repo)),
         "registry_url": postgres_url,
     }
 
 
 def test_registry_in_postgres_online_in_redis_offline_on_s3(production):
-    resources = {k: v for k, v in production.items() if k != "registry_url"}
-    write_silver(resources["lake"])
-    assert run([gold_features], resources).success
+    feast_resources = {k: v for k, v in production.items() if k != "registry_url"}
+    write_silver(feast_resources["lake"])
+    assert run([gold_features], feast_resources).success
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([feast_registry], resources=resources, instance=instance).success
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
     engine = sa.create_engine(production["registry_url"])
     with engine.connect() as conn:  # the registry's rows are in PostgreSQL
         views = conn.execute(sa.text("SELECT feature_view_name FROM feature_views")).scalars().all()
     engine.dispose()
     assert set(views) == {"user_features", "task_features", "project_features", "team_features"}
 
-    result = run([feast_online_store], resources)
+    result = run([feast_online_store], feast_resources)
     assert result.success
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == HEALTH_CHECK)
     assert check.passed, check.description
@@ -65,7 +65,7 @@ def test_registry_in_postgres_online_in_redis_offline_on_s3(production):
     host, port = production["feature_store"].client().config.online_store.connection_string.split(":")
     assert redis.Redis(host=host, port=int(port)).dbsize() > 0  # the rows are in Redis
 
-    store = resources["feature_store"].client()
+    store = feast_resources["feature_store"].client()
     online = OnlineFeatures(store, "task_lateness").frame([{"task_id": 2, "user_id": 2}])
     assert online.loc[0, "task_features__hours_logged_7d"] == 4.0
     entities = pd.DataFrame(

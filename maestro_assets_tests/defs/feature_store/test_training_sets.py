@@ -19,18 +19,18 @@ from maestro_assets_tests.defs.feature_store.test_feast_assets import run
 from maestro_assets_tests.defs.features.test_gold_features import write_silver
 
 
-def apply(resources):
+def apply(feast_resources):
     with DagsterInstance.ephemeral() as instance:
-        assert materialize([feast_registry], resources=resources, instance=instance).success
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
 
 
-def test_a_value_stamped_after_the_label_never_appears_and_one_before_always_does(resources):
-    write_silver(resources["lake"])
+def test_a_value_stamped_after_the_label_never_appears_and_one_before_always_does(feast_resources):
+    write_silver(feast_resources["lake"])
     days = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04", "2026-09-05"]
-    assert run([gold_features], resources, days=days).success
-    apply(resources)
+    assert run([gold_features], feast_resources, days=days).success
+    apply(feast_resources)
     gold = {
-        d: resources["lake"]
+        d: feast_resources["lake"]
         .client()
         .read_partition("gold", "user_features", ("date", d))
         .to_pandas()
@@ -46,7 +46,7 @@ def test_a_value_stamped_after_the_label_never_appears_and_one_before_always_doe
     entities = pd.DataFrame(
         {"task_id": 1, "user_id": 1, "event_timestamp": pd.to_datetime(at, utc=True, format="ISO8601")}
     )
-    joined = historical_features(resources["feature_store"].client(), entities, "task_lateness")
+    joined = historical_features(feast_resources["feature_store"].client(), entities, "task_lateness")
     expected_day = ["2026-09-02", "2026-09-03", "2026-09-01", None]
     for i, day in enumerate(expected_day):
         for feature in ("events_7d", "capacity_pct_7d", "current_workload_hours"):
@@ -64,19 +64,19 @@ def demo():
     return generate(0.02)
 
 
-def test_training_set_snapshot_manifest_rebuild_and_transforms_fitted_on_train_rows(resources, demo):
+def test_training_set_snapshot_manifest_rebuild_and_transforms_fitted_on_train_rows(feast_resources, demo):
     inputs = SilverInputs(demo.task_events, demo.tasks, demo.users, demo.projects, demo.teams)
-    write_silver(resources["lake"], inputs)
+    write_silver(feast_resources["lake"], inputs)
     last = demo.end_date - timedelta(days=1)
     days = [(last - timedelta(days=n)).isoformat() for n in range(13, -1, -1)]
-    assert run([gold_features], resources, days=days).success
-    apply(resources)
+    assert run([gold_features], feast_resources, days=days).success
+    apply(feast_resources)
     task_set = next(a for a in TRAINING_SET_ASSETS if a.key.to_user_string() == "training_set_task_lateness")
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([task_set], resources=resources, instance=instance)
+        result = materialize([task_set], resources=feast_resources, instance=instance)
     meta = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
     assert meta["dagster/row_count"] > 20 and 0 < meta["rows_train"] < meta["dagster/row_count"]
-    lake = resources["lake"].client()
+    lake = feast_resources["lake"].client()
     manifest_key = meta["manifest"].split(lake.url.rstrip("/") + "/", 1)[1]
     manifest = json.loads(lake.get(manifest_key))
     assert set(manifest["gold_versions"]) == {"task_features", "user_features"}
@@ -84,7 +84,7 @@ def test_training_set_snapshot_manifest_rebuild_and_transforms_fitted_on_train_r
     assert "task_features:hours_logged_7d" in manifest["feature_references"]
 
     data = pd.read_parquet(pd.io.common.BytesIO(lake.get(manifest["data"])))
-    store = resources["feature_store"].client()
+    store = feast_resources["feature_store"].client()
     pd.testing.assert_frame_equal(rebuild_training_set(store, lake, manifest_key), data)
 
     # the transforms' statistics are those of the train split's raw values, not of all rows
