@@ -11,10 +11,14 @@ Each round, taking turns:
   days — read silver from the lake, ``compute_features``, write the four gold tables per day —
   what the Dagster asset ``gold_features`` does for a range.
 * **duckdb** (the floor): ONE SQL statement over the same silver parquet (``read_parquet`` with
-  hive partitioning): a calendar of days x entities (``generate_series``), daily aggregates
-  joined onto it, trailing 7/30-day windows as window functions, the task status as of each day
-  end carried forward from the last status-changing event (``last_value … IGNORE NULLS``), and
-  the four tables written with ``COPY … TO … (FORMAT parquet, PARTITION_BY (entity, date))``.
+  hive partitioning), written the way one would write it fast in DuckDB: a calendar of days
+  (``generate_series``) crossed with users, projects and teams, daily aggregates joined onto it
+  and trailing 7/30-day windows as window functions; for tasks (60k x 119 days would be a
+  7M-row grid) the status as of each day end as spells from one status-changing event to the
+  next (``lead``; "todo" from the creation day), range-joined with the calendar for the task
+  rows and turned into +1/-1 deltas whose running sums give the project status counts, and task
+  hours windows as differences of cumulative sums (``ASOF`` joins); the four tables written with
+  ``COPY … TO … (FORMAT parquet, PARTITION_BY (entity, date))``.
   It computes a subset of the catalog's 45 features (listed in ``params.floor_features``; the
   rest — workload, completion time, collaborators, bug rate, risk, skill diversity and experience
   spread — are maestro's only).
@@ -143,8 +147,8 @@ user_rows AS (
     FROM user_alive AS w JOIN users AS u USING (user_id)
     WHERE w.alive AND w.day BETWEEN DATE '{first}' AND DATE '{last}'
 ),
--- tasks: status as of each day end (last status-changing event carried forward; "todo" from the
--- creation day when nothing else happened that day), hours per day, trailing windows
+-- tasks: status as of each day end (the last status-changing event carried forward; "todo" from the
+-- creation day when nothing else happened that day)
 status_ev AS (
     SELECT task_id, day,
            CASE event_type WHEN 'created' THEN 1 WHEN 'started' THEN 2 WHEN 'unblocked' THEN 2
@@ -169,55 +173,77 @@ task_daily AS (
            count(*) FILTER (WHERE ev.event_type = 'completed') AS n_completed
     FROM ev LEFT JOIN users AS u USING (user_id) GROUP BY ALL
 ),
-task_win AS (
-    SELECT t.task_id, t.project_id, c.day, c.day_end,
-           coalesce(last_value(s.code IGNORE NULLS) OVER (
-               PARTITION BY t.task_id ORDER BY c.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0) AS status,
-           coalesce(s.moves, 0) AS moves,
-           coalesce(h.hours, 0.0) AS hours, coalesce(h.cost, 0.0) AS cost, coalesce(h.n_completed, 0) AS n_completed,
-           sum(coalesce(h.hours, 0.0)) OVER (
-               PARTITION BY t.task_id ORDER BY c.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS hours_7d,
-           sum(coalesce(h.hours, 0.0)) OVER (
-               PARTITION BY t.task_id ORDER BY c.day ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) AS hours_30d
-    FROM tasks AS t CROSS JOIN cal AS c
-    LEFT JOIN status_day AS s ON s.task_id = t.task_id AND s.day = c.day
-    LEFT JOIN task_daily AS h ON h.task_id = t.task_id AND h.day = c.day
+-- a task's status holds from the day it changed to the day before its next change
+status_iv AS (
+    SELECT task_id, day AS since, code, moves,
+           coalesce(lead(day) OVER (PARTITION BY task_id ORDER BY day) - 1, DATE '{last}') AS until
+    FROM status_day
+),
+-- hours logged on a task up to the end of each day it logged any: the trailing windows are differences
+task_cum AS (
+    SELECT task_id, day, sum(hours) OVER (PARTITION BY task_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS cum_hours
+    FROM task_daily
+),
+-- the task rows: every day it is open (range join of its open spells with the calendar), and the days
+-- it was completed or cancelled
+task_days AS (
+    SELECT i.task_id, c.day
+    FROM status_iv AS i JOIN cal AS c ON c.day >= i.since AND c.day <= i.until
+    WHERE i.code IN (1, 2, 3) AND c.day >= DATE '{first}'
+    UNION ALL
+    SELECT task_id, day FROM status_day WHERE moves > 0 AND code IN (4, 5) AND day >= DATE '{first}'
 ),
 task_rows AS (
-    SELECT 'task' AS entity, t.task_id, w.day,
+    SELECT 'task' AS entity, t.task_id, d.day,
            t.complexity AS complexity_score, t.priority, t.estimated_hours,
            CAST(coalesce(t.required_skill_backend, false) AS BIGINT) AS required_skill_backend,
            CAST(coalesce(t.required_skill_frontend, false) AS BIGINT) AS required_skill_frontend,
            CAST(coalesce(t.required_skill_database, false) AS BIGINT) AS required_skill_database,
            CAST(coalesce(t.required_skill_devops, false) AS BIGINT) AS required_skill_devops,
            t.dependency_count,
-           1.0 / (1.0 + greatest((epoch_ns(t.deadline) - w.day_end) / 86400e9, 0.0))
+           1.0 / (1.0 + greatest(
+               (epoch_ns(t.deadline) - epoch_ns(CAST(d.day AS TIMESTAMP)) - 86400000000000) / 86400e9, 0.0))
                AS deadline_urgency,
-           (epoch_ns(t.deadline) - w.day_end) / 86400e9 AS days_until_deadline,
-           w.hours_7d AS hours_logged_7d, w.hours_30d AS hours_logged_30d
-    FROM task_win AS w JOIN tasks AS t USING (task_id)
-    WHERE w.day BETWEEN DATE '{first}' AND DATE '{last}' AND (w.status IN (1, 2, 3) OR (w.moves > 0 AND w.status <> 0))
+           (epoch_ns(t.deadline) - epoch_ns(CAST(d.day AS TIMESTAMP)) - 86400000000000) / 86400e9
+               AS days_until_deadline,
+           coalesce(a.cum_hours, 0.0) - coalesce(b.cum_hours, 0.0) AS hours_logged_7d,
+           coalesce(a.cum_hours, 0.0) - coalesce(m.cum_hours, 0.0) AS hours_logged_30d
+    FROM task_days AS d
+    JOIN tasks AS t USING (task_id)
+    ASOF LEFT JOIN task_cum AS a ON a.task_id = d.task_id AND a.day <= d.day
+    ASOF LEFT JOIN task_cum AS b ON b.task_id = d.task_id AND b.day <= d.day - 7
+    ASOF LEFT JOIN task_cum AS m ON m.task_id = d.task_id AND m.day <= d.day - 30
 ),
--- projects: status counts of their tasks per day, hours and completions in trailing windows, cost to date
-project_daily AS (
+-- projects: status counts as running sums of +1 / -1 where a task's spell in a status begins / ends;
+-- hours, completions and cost per day; trailing windows on the dense project x day grid
+status_delta AS (
+    SELECT t.project_id, i.since AS day, i.code, 1 AS delta FROM status_iv AS i JOIN tasks AS t USING (task_id)
+    UNION ALL
+    SELECT t.project_id, i.until + 1 AS day, i.code, -1 AS delta
+    FROM status_iv AS i JOIN tasks AS t USING (task_id) WHERE i.until < DATE '{last}'
+),
+project_status AS (
     SELECT project_id, day,
-           count(*) FILTER (WHERE status NOT IN (0, 5)) AS total,
-           count(*) FILTER (WHERE status = 4) AS done,
-           count(*) FILTER (WHERE status = 2) AS in_progress,
-           count(*) FILTER (WHERE status = 3) AS blocked,
-           sum(hours) AS hours, sum(cost) AS cost, sum(n_completed) AS n_completed
-    FROM task_win GROUP BY ALL
+           sum(delta) FILTER (WHERE code <> 5) AS total, sum(delta) FILTER (WHERE code = 4) AS done,
+           sum(delta) FILTER (WHERE code = 2) AS in_progress, sum(delta) FILTER (WHERE code = 3) AS blocked
+    FROM status_delta GROUP BY ALL
+),
+project_daily AS (
+    SELECT t.project_id, h.day, sum(h.hours) AS hours, sum(h.cost) AS cost, sum(h.n_completed) AS n_completed
+    FROM task_daily AS h JOIN tasks AS t USING (task_id) GROUP BY ALL
 ),
 project_win AS (
-    SELECT *,
-           sum(hours) OVER (PARTITION BY project_id ORDER BY day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS hours_7d,
-           sum(hours) OVER (PARTITION BY project_id ORDER BY day ROWS BETWEEN 29 PRECEDING AND CURRENT ROW)
-               AS hours_30d,
-           sum(n_completed) OVER (PARTITION BY project_id ORDER BY day ROWS BETWEEN 29 PRECEDING AND CURRENT ROW)
-               AS completed_30d,
-           sum(cost) OVER (PARTITION BY project_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-               AS cost_to_date
-    FROM project_daily
+    SELECT p.project_id, c.day,
+           sum(coalesce(s.total, 0)) OVER wu AS total, sum(coalesce(s.done, 0)) OVER wu AS done,
+           sum(coalesce(s.in_progress, 0)) OVER wu AS in_progress, sum(coalesce(s.blocked, 0)) OVER wu AS blocked,
+           sum(coalesce(e.hours, 0.0)) OVER w7 AS hours_7d, sum(coalesce(e.hours, 0.0)) OVER w30 AS hours_30d,
+           sum(coalesce(e.n_completed, 0)) OVER w30 AS completed_30d, sum(coalesce(e.cost, 0.0)) OVER wu AS cost_to_date
+    FROM projects AS p CROSS JOIN cal AS c
+    LEFT JOIN project_status AS s ON s.project_id = p.project_id AND s.day = c.day
+    LEFT JOIN project_daily AS e ON e.project_id = p.project_id AND e.day = c.day
+    WINDOW wu AS (PARTITION BY p.project_id ORDER BY c.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           w7 AS (PARTITION BY p.project_id ORDER BY c.day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW),
+           w30 AS (PARTITION BY p.project_id ORDER BY c.day ROWS BETWEEN 29 PRECEDING AND CURRENT ROW)
 ),
 team_daily AS (
     SELECT team_id, day, count(*) FILTER (WHERE alive) AS members, coalesce(sum(hours_30d) FILTER (WHERE alive), 0.0)
