@@ -17,6 +17,8 @@ TINY = {
     "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
     "gold_features": ["--scale", "0.01", "--repeat", "1"],
     "feast_online": ["--entities", "200", "--repeat", "10", "--rounds", "1"],
+    "feast_materialize": ["--rows", "1000,2000", "--entities", "1000", "--batch", "100"],
+    "training_set": ["--labels", "2000", "--tasks", "500", "--days", "5", "--repeat", "1"],
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
     "read_landed": ["--mb", "0.2", "--repeats", "1"],
