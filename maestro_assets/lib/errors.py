@@ -51,6 +51,8 @@ _TRANSIENT_TYPES = {
     ("urllib3.exceptions", "ProtocolError"),
     ("requests.exceptions", "ConnectionError"),
     ("requests.exceptions", "Timeout"),
+    ("redis.exceptions", "ConnectionError"),
+    ("redis.exceptions", "TimeoutError"),
 }
 _TRANSIENT_S3_CODES = {
     "SlowDown",

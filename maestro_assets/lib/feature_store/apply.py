@@ -11,7 +11,8 @@ from pathlib import Path
 from feast.diff.registry_diff import TransitionType
 from feast.repo_operations import extract_objects_for_apply_delete, parse_repo
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, is_transient
+from ..redact import redact_url, scrub
 from ..settings import ENV_FEATURE_REPO
 
 VERBS = {
@@ -46,6 +47,17 @@ class ApplyResult:
         return "\n".join(lines) + f"\n\n{self.count('unchanged')} objects unchanged."
 
 
+class RegistryUnreachable(ConnectionError):
+    """The registry's database or file store does not answer (transient: the run is retried)."""
+
+
+def registry_location(store) -> str:
+    """Where the registry is, without a password."""
+    registry = store.config.registry
+    path = getattr(registry, "path", "") or ""
+    return f"{getattr(registry, 'registry_type', 'file')} registry at {redact_url(path) if '://' in path else path}"
+
+
 def read_repo(repo_path: str | Path):
     """Feast's own parse of the repository's Python files (it imports them relative to the repo)."""
     root = Path(repo_path).expanduser().resolve()
@@ -74,7 +86,15 @@ def apply_repo(store, repo_path: str | Path) -> ApplyResult:
     """Apply the repository at ``repo_path`` to ``store``'s registry (objects no longer declared are
     removed) and return the diff that was applied."""
     repo = read_repo(repo_path)
-    registry_diff, _, _ = store.plan(repo)
+    try:
+        registry_diff, _, _ = store.plan(repo)
+    except Exception as exc:
+        if is_transient(exc):  # still transient (retried), but saying which store and where it is set
+            raise RegistryUnreachable(
+                f"the Feast registry ({registry_location(store)}, set in {Path(repo_path) / 'feature_store.yaml'}) "
+                f"cannot be reached: {scrub(str(exc).splitlines()[0])}"
+            ) from exc
+        raise
     changes = []
     for diff in registry_diff.feast_object_diffs:
         if diff.name == "__dummy" or diff.name == store.project:  # Feast's own placeholder entity and project

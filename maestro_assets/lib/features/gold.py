@@ -145,8 +145,11 @@ def materialize_gold(lake: Lake, inputs: FeatureInputs, days: list[date], create
     rows: dict[str, dict[str, int]] = {}
     for entity, table in TABLES.items():
         rows[entity] = {}
+        frame = features.tables[entity]
+        by_day = dict(tuple(frame.groupby(PARTITION, sort=False))) if len(frame) else {}  # one pass, not one per day
+        empty = frame.iloc[0:0]
         for day in days:
-            frame = features.day(entity, day)[table.columns]
-            lake.write_partition(LAYER_OUT, table.name, (PARTITION, day.isoformat()), frame)
-            rows[entity][day.isoformat()] = len(frame)
+            part = by_day.get(day.isoformat(), empty)[table.columns].reset_index(drop=True)
+            lake.write_partition(LAYER_OUT, table.name, (PARTITION, day.isoformat()), part)
+            rows[entity][day.isoformat()] = len(part)
     return GoldRun(features, rows)

@@ -4,6 +4,7 @@ online store (a redis-server of the test session) and the offline store reading 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import free_port
 from dagster import DagsterInstance, materialize
 
 from maestro_assets.defs.feature_store.assets import HEALTH_CHECK, feast_online_store, feast_registry
@@ -74,3 +75,21 @@ def test_registry_in_postgres_online_in_redis_offline_on_s3(production):
     offline = historical_features(store, entities, "task_lateness")  # reads the gold parquet on S3
     assert offline.loc[0, "task_features__hours_logged_7d"] == 5.0  # the row of 09-02 (08-27..09-02)
     assert offline.loc[0, "user_features__current_workload_hours"] == 0.0  # t1 done on 09-02, t2 not assigned
+
+
+def test_an_unreachable_registry_is_transient_and_named_without_its_password(feast_repo, maestro_home):
+    from maestro_assets.lib.errors import is_transient
+    from maestro_assets.lib.feature_store import open_feature_store
+    from maestro_assets.lib.feature_store.apply import RegistryUnreachable, apply_repo
+
+    dead = f"postgresql+psycopg://feast:secret-pw@127.0.0.1:{free_port()}/feast"
+    yaml = (feast_repo / "feature_store.yaml").read_text()
+    (feast_repo / "feature_store.yaml").write_text(
+        yaml.replace("registry: ${MAESTRO_HOME}/feast/registry.db", f"registry:\n  registry_type: sql\n  path: {dead}")
+    )
+    with pytest.raises(RegistryUnreachable) as caught:
+        apply_repo(open_feature_store(feast_repo), feast_repo)
+    assert is_transient(caught.value)  # the asset's RETRY policy tries again: the server may come back
+    message = str(caught.value)
+    assert "the Feast registry (sql registry at postgresql+psycopg://feast:***@127.0.0.1" in message
+    assert "cannot be reached" in message and "secret-pw" not in message
