@@ -202,8 +202,9 @@ def _group_matrix(group: np.ndarray, n_groups: int) -> sparse.csr_matrix:
 
 
 def _rows(day_columns: list[int], alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entity index, day position) of the alive cells in the requested day columns."""
-    entity, position = np.nonzero(alive[:, day_columns])
+    """(entity index, day position) of the alive cells in the requested day columns, day by day
+    (each day's rows contiguous, entities in index order)."""
+    position, entity = np.nonzero(alive[:, day_columns].T)
     return entity, position
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -145,11 +147,12 @@ def materialize_gold(lake: Lake, inputs: FeatureInputs, days: list[date], create
     rows: dict[str, dict[str, int]] = {}
     for entity, table in TABLES.items():
         rows[entity] = {}
-        frame = features.tables[entity]
-        by_day = dict(tuple(frame.groupby(PARTITION, sort=False))) if len(frame) else {}  # one pass, not one per day
-        empty = frame.iloc[0:0]
+        frame = features.tables[entity]  # rows are in day order: each day is one slice
+        arrow = pa.Table.from_pandas(frame[table.columns], preserve_index=False)
+        values, starts, counts = np.unique(frame[PARTITION].to_numpy(dtype=str), return_index=True, return_counts=True)
+        where = {v: (int(a), int(n)) for v, a, n in zip(values, starts, counts, strict=True)}
         for day in days:
-            part = by_day.get(day.isoformat(), empty)[table.columns].reset_index(drop=True)
-            lake.write_partition(LAYER_OUT, table.name, (PARTITION, day.isoformat()), part)
-            rows[entity][day.isoformat()] = len(part)
+            start, count = where.get(day.isoformat(), (0, 0))
+            lake.write_partition(LAYER_OUT, table.name, (PARTITION, day.isoformat()), arrow.slice(start, count))
+            rows[entity][day.isoformat()] = count
     return GoldRun(features, rows)
