@@ -178,6 +178,10 @@ def _health(store, data, days, health: dict) -> AssetCheckResult:
         frame = data.read_partition("gold", table.name, ("date", days[-1].isoformat()), columns=[table.key])
         keys = frame.column(table.key).to_pylist()[:SAMPLE_ENTITIES]
         if not keys:
+            problems.append(
+                f"{table.name}: gold partition {days[-1]} has zero rows — check the silver tables it reads for "
+                f"that day, then re-materialize gold/{table.name} for {days[-1]}"
+            )
             continue
         stamp = newest_online_timestamp(store, table, keys)
         newest[table.name] = stamp.isoformat() if stamp else "none"

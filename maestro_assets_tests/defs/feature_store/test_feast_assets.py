@@ -107,3 +107,36 @@ def test_a_day_missing_from_gold_fails_naming_the_view_and_keeps_the_days_before
     assert "materialize gold/user_features for 2026-09-03 first" in failure.event_specific_data.error.message
     online = OnlineFeatures(feast_resources["feature_store"].client(), "project_success")
     assert online.get([{"project_id": 1, "team_id": 1}])["project_features__total_tasks"] == [2]  # 09-02 was written
+
+
+def test_a_gold_day_whose_schema_changed_fails_naming_the_view_the_columns_and_the_fix(feast_resources):
+    write_silver(feast_resources["lake"])
+    assert run([gold_features], feast_resources).success
+    lake = feast_resources["lake"].client()
+    changed = lake.read_partition("gold", "team_features", ("date", DAYS[-1])).to_pandas()
+    lake.write_partition("gold", "team_features", ("date", DAYS[-1]), changed.drop(columns=["skill_diversity"]))
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
+    result = run([feast_online_store], feast_resources)
+    assert not result.success
+    message = next(
+        e for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ).event_specific_data.error.message
+    assert "feature view team_features: gold/team_features date=2026-09-03 lacks skill_diversity" in message
+    assert "re-materialize gold for that day, then apply the Feast repo" in message
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]  # bad data: no retry
+
+
+def test_an_empty_gold_day_fails_the_health_check_naming_the_view(feast_resources):
+    write_silver(feast_resources["lake"])
+    assert run([gold_features], feast_resources).success
+    lake = feast_resources["lake"].client()
+    empty = lake.read_partition("gold", "project_features", ("date", DAYS[-1])).slice(0, 0)
+    lake.write_partition("gold", "project_features", ("date", DAYS[-1]), empty)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([feast_registry], resources=feast_resources, instance=instance).success
+    result = run([feast_online_store], feast_resources, days=[DAYS[-1]])
+    assert result.success  # the other views are written
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == HEALTH_CHECK)
+    assert not check.passed
+    assert "project_features: gold partition 2026-09-03 has zero rows" in check.description
