@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -114,10 +115,12 @@ def historical_features(store, entity_frame: pd.DataFrame, service: str) -> pd.D
     in its order. Feast's file offline store leaves out rows with no feature value within the TTL;
     they come back here with nulls, so no label is lost."""
     frame = entity_frame.reset_index(drop=True).assign(_row=lambda f: range(len(f)))
-    job = store.get_historical_features(
-        entity_df=frame, features=store.get_feature_service(service), full_feature_names=True
-    )
-    found = job.to_df()
+    with warnings.catch_warnings():  # dask's FutureWarnings about pandas downcasting, inside Feast's join
+        warnings.simplefilter("ignore", FutureWarning)
+        job = store.get_historical_features(
+            entity_df=frame, features=store.get_feature_service(service), full_feature_names=True
+        )
+        found = job.to_df()
     features = [c for c in found.columns if c not in frame.columns]
     return frame.merge(found[["_row", *features]], on="_row", how="left").drop(columns="_row")
 
