@@ -23,6 +23,7 @@ The Redis server is started by the benchmark on a free port (Debian's ``redis-se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .harness import figure, note
+from .harness import feature_store, figure, note, redis_server
 
 N_FEATURES = 10
 PROJECT = "maestro_bench"
@@ -47,36 +48,8 @@ FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
 FIRST_DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _store(root: Path, online: str):
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
-    from feast.types import Float64
-    from feast.value_type import ValueType
-
-    root.mkdir(parents=True)
-    (root / "feature_store.yaml").write_text(
-        f"project: {PROJECT}\nprovider: local\nregistry: {root}/registry.db\n{online}\n"
-        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
-    )
-    store = FeatureStore(repo_path=str(root))
-    entity = Entity(name="entity", join_keys=["entity_id"], value_type=ValueType.INT64)
-    view = FeatureView(
-        name=VIEW,
-        entities=[entity],
-        ttl=timedelta(days=2),
-        schema=[Field(name=f, dtype=Float64) for f in FEATURES],
-        source=FileSource(path=str(root / "unused.parquet"), timestamp_field="event_timestamp"),
-        online=True,
-    )
-    store.apply([entity, view])
-    return store
+    return feature_store(root, PROJECT, online, VIEW, "entity", "entity_id", FEATURES)
 
 
 def day_frame(n_entities: int, day: int) -> pd.DataFrame:
@@ -244,22 +217,13 @@ def main(argv: list[str]) -> int:
         return run_worker(args.worker, args.entities)
 
     sizes = [int(s) for s in args.rows.split(",")]
-    redis_binary = shutil.which("redis-server")
-    if redis_binary is None:
-        print("feast_materialize: redis-server is not installed (Debian package redis-server)")
-        return 1
     entities = min(args.entities, sizes[0])
     days = max(1, sizes[0] // entities)
     rows = entities * days
     tmp = Path(tempfile.mkdtemp(prefix="maestro-bench-feastmat-"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    servers = contextlib.ExitStack()
+    port = servers.enter_context(redis_server())
     try:
-        time.sleep(0.5)
         stores = {
             "sqlite": _store(tmp / "sqlite", f"online_store:\n  type: sqlite\n  path: {tmp}/online.db"),
             "redis": _store(tmp / "redis", f"online_store:\n  type: redis\n  connection_string: 127.0.0.1:{port}"),
@@ -349,7 +313,6 @@ def main(argv: list[str]) -> int:
             target_of="ratio",
         )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        servers.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

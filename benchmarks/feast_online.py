@@ -9,55 +9,35 @@ The Redis server is started by the benchmark on a free port (Debian's ``redis-se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .harness import figure
+from .harness import feature_store, figure, redis_server
 
 N_FEATURES = 50
 PROJECT = "maestro_bench"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _store(root: Path, online: str):
-    from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource
-    from feast.types import Float64
-    from feast.value_type import ValueType
-
-    root.mkdir(parents=True)
-    (root / "feature_store.yaml").write_text(
-        f"project: {PROJECT}\nprovider: local\nregistry: {root}/registry.db\n{online}\n"
-        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+    return feature_store(
+        root,
+        PROJECT,
+        online,
+        "bench_features",
+        "user",
+        "user_id",
+        [f"f{i:02d}" for i in range(N_FEATURES)],
+        service="bench_service",
     )
-    store = FeatureStore(repo_path=str(root))
-    user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
-    view = FeatureView(
-        name="bench_features",
-        entities=[user],
-        ttl=timedelta(days=2),
-        schema=[Field(name=f"f{i:02d}", dtype=Float64) for i in range(N_FEATURES)],
-        source=FileSource(path=str(root / "unused.parquet"), timestamp_field="event_timestamp"),
-        online=True,
-    )
-    service = FeatureService(name="bench_service", features=[view])
-    store.apply([user, view, service])
-    return store
 
 
 def _rows(n_entities: int) -> pd.DataFrame:
@@ -144,19 +124,10 @@ def main(argv: list[str]) -> int:
 
     from maestro_assets.lib.feature_store.online import OnlineFeatures
 
-    redis_binary = shutil.which("redis-server")
-    if redis_binary is None:
-        print("feast_online: redis-server is not installed (Debian package redis-server)")
-        return 1
     tmp = Path(tempfile.mkdtemp(prefix="maestro-bench-feast-"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    servers = contextlib.ExitStack()
+    port = servers.enter_context(redis_server())
     try:
-        time.sleep(0.5)
         rows = _rows(args.entities)
         stores = {
             "sqlite": _store(tmp / "sqlite", f"online_store:\n  type: sqlite\n  path: {tmp}/online.db"),
@@ -220,7 +191,6 @@ def main(argv: list[str]) -> int:
                     params,
                 )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        servers.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
+import shutil
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 
@@ -62,3 +68,83 @@ def figure(
 
 def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nobody listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A ``redis-server`` of the benchmark's own on a free port (never the machine's on 6379):
+    yields the port; raises SystemExit with the reason when Debian's ``redis-server`` is missing."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (Debian package redis-server)")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):  # until it accepts connections
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def feature_store(
+    root: Path,
+    project: str,
+    online_store: str,
+    view: str,
+    entity: str,
+    key: str,
+    features: list[str],
+    source_path: Path | None = None,
+    service: str | None = None,
+    ttl: timedelta = timedelta(days=2),
+):
+    """A throwaway Feast repository at ``root``: one entity, one view of float features over a file
+    source (``source_path``; a placeholder when only the online store is used), optionally a
+    feature service; applied. ``online_store`` is the YAML block of ``feature_store.yaml``."""
+    from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource
+    from feast.types import Float64
+    from feast.value_type import ValueType
+
+    root.mkdir(parents=True)
+    (root / "feature_store.yaml").write_text(
+        f"project: {project}\nprovider: local\nregistry: {root}/registry.db\n{online_store}\n"
+        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+    )
+    store = FeatureStore(repo_path=str(root))
+    the_entity = Entity(name=entity, join_keys=[key], value_type=ValueType.INT64)
+    source = FileSource(
+        name=f"{view}_source",
+        path=str(source_path or root / "unused.parquet"),
+        timestamp_field="event_timestamp",
+        created_timestamp_column="created_timestamp" if source_path else "",
+    )
+    the_view = FeatureView(
+        name=view,
+        entities=[the_entity],
+        ttl=ttl,
+        schema=[Field(name=f, dtype=Float64) for f in features],
+        source=source,
+        online=True,
+    )
+    objects = [the_entity, the_view]
+    if service:
+        objects.append(FeatureService(name=service, features=[the_view]))
+    store.apply(objects)
+    return store

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .harness import figure, note, peak_rss_mb
+from .harness import feature_store, figure, note, peak_rss_mb
 
 N_FEATURES = 30
 FEATURES = [f"f{i:02d}" for i in range(N_FEATURES)]
@@ -84,34 +84,18 @@ def entity_frame(labels: int, tasks: int, days: int) -> pd.DataFrame:
 
 
 def make_store(root: Path, gold: Path):
-    from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource
-    from feast.types import Float64
-    from feast.value_type import ValueType
-
-    root.mkdir(parents=True)
-    (root / "feature_store.yaml").write_text(
-        f"project: {PROJECT}\nprovider: local\nregistry: {root}/registry.db\n"
-        f"online_store:\n  type: sqlite\n  path: {root}/online.db\n"
-        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
-    )
-    store = FeatureStore(repo_path=str(root))
-    task = Entity(name="task", join_keys=["task_id"], value_type=ValueType.INT64)
-    view = FeatureView(
-        name=VIEW,
-        entities=[task],
+    return feature_store(
+        root,
+        PROJECT,
+        f"online_store:\n  type: sqlite\n  path: {root}/online.db",
+        VIEW,
+        "task",
+        "task_id",
+        FEATURES,
+        source_path=gold,
+        service=SERVICE,
         ttl=TTL,
-        schema=[Field(name=f, dtype=Float64) for f in FEATURES],
-        source=FileSource(
-            name="bench_gold",
-            path=str(gold),
-            timestamp_field="event_timestamp",
-            created_timestamp_column="created_timestamp",
-        ),
-        online=True,
     )
-    service = FeatureService(name=SERVICE, features=[view])
-    store.apply([task, view, service])
-    return store
 
 
 def run_floor(con, entities: pd.DataFrame, gold: Path) -> pd.DataFrame:

@@ -132,9 +132,10 @@ def feast_online_store(
         **{f"rows_{name}": count for name, count in rows.items()},
     }
     health = {}
+    last_keys = _keys_of_day(data, days[-1]) if days else {}  # each table's keys on the last day, read once
     for service in FEATURE_SERVICES:
         online = OnlineFeatures(store, service)
-        keys = _sample_keys(data, service, days[-1]) if days else {}
+        keys = _sample_keys(last_keys, service)
         if not keys:
             continue
         one = [{k: v[0] for k, v in keys.items()}]
@@ -147,23 +148,32 @@ def feast_online_store(
         frame = online.get(many)
         health[f"missing_entities_{service}"] = missing_entities(frame, online.columns)
     yield MaterializeResult(asset_key=ONLINE_KEY, metadata=metadata)
-    yield _health(store, data, days, health)
+    yield _health(store, days, last_keys, health)
 
 
-def _sample_keys(data, service: str, day) -> dict[str, list[int]]:
-    """Entity keys of the service's views present in the gold partition of ``day``."""
+def _keys_of_day(data, day) -> dict[str, list[int]]:
+    """Per gold table, the entity keys of its partition of ``day``."""
+    return {
+        table.name: data.read_partition("gold", table.name, ("date", day.isoformat()), columns=[table.key])
+        .column(table.key)
+        .to_pylist()
+        for table in TABLES.values()
+    }
+
+
+def _sample_keys(last_keys: dict[str, list[int]], service: str) -> dict[str, list[int]]:
+    """A sample of the keys of each of the service's views (none if a view has no rows)."""
     keys = {}
     for entity in FEATURE_SERVICES[service]:
         table = TABLES[entity]
-        frame = data.read_partition("gold", table.name, ("date", day.isoformat()), columns=[table.key]).to_pandas()
-        values = frame[table.key].tolist()
+        values = last_keys[table.name]
         if not values:
             return {}
         keys[table.key] = random.Random(0).sample(values, min(len(values), SAMPLE_ENTITIES))
     return keys
 
 
-def _health(store, data, days, health: dict) -> AssetCheckResult:
+def _health(store, days, last_keys: dict[str, list[int]], health: dict) -> AssetCheckResult:
     problems, newest = [], {}
     try:
         views = {v.name for v in store.list_feature_views()}
@@ -175,8 +185,7 @@ def _health(store, data, days, health: dict) -> AssetCheckResult:
             continue
         if not days:
             continue
-        frame = data.read_partition("gold", table.name, ("date", days[-1].isoformat()), columns=[table.key])
-        keys = frame.column(table.key).to_pylist()[:SAMPLE_ENTITIES]
+        keys = last_keys[table.name][:SAMPLE_ENTITIES]
         if not keys:
             problems.append(
                 f"{table.name}: gold partition {days[-1]} has zero rows — check the silver tables it reads for "

@@ -141,7 +141,7 @@ def _read_parquet(lake: Lake, key: str) -> pd.DataFrame:
     return pq.read_table(io.BytesIO(lake.get(key))).to_pandas()
 
 
-def _finish(spec: TrainingSetSpec, joined: pd.DataFrame, transforms: FittedTransforms, cutoff) -> pd.DataFrame:
+def _finish(joined: pd.DataFrame, transforms: FittedTransforms, cutoff) -> pd.DataFrame:
     out = transforms.apply(joined)
     out[SPLIT] = (out[EVENT_TIMESTAMP] < cutoff).map({True: "train", False: "holdout"})
     return out
@@ -163,7 +163,7 @@ def build_training_set(store, lake: Lake, spec: TrainingSetSpec, inputs: Feature
     cutoff = labels[EVENT_TIMESTAMP].quantile(1 - spec.holdout_fraction)
     train = joined[joined[EVENT_TIMESTAMP] < cutoff]  # fitted on rows before the holdout, never after
     transforms = fit(train, {name: spec.transform for name in features})
-    frame = _finish(spec, joined, transforms, cutoff)
+    frame = _finish(joined, transforms, cutoff)
     snapshot = hashlib.sha256(
         json.dumps({"as_of": str(as_of), "versions": versions}, sort_keys=True).encode()
     ).hexdigest()[:12]
@@ -205,4 +205,4 @@ def rebuild_training_set(store, lake: Lake, manifest_key: str) -> pd.DataFrame:
     labels = _read_parquet(lake, manifest["entity_frame"])
     joined = historical_features(store, labels, manifest["feature_service"])
     transforms = FittedTransforms.from_json(manifest["transforms"])
-    return _finish(spec, joined, transforms, pd.Timestamp(manifest["holdout_from"]))
+    return _finish(joined, transforms, pd.Timestamp(manifest["holdout_from"]))

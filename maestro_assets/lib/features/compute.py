@@ -125,9 +125,8 @@ class _History:
         task = self.task_index.get_indexer(ev["task_id"])
         user = self.user_index.get_indexer(ev["user_id"].astype("Int64").fillna(-(2**62)))
         day = (time_ns - self._ns_of(first)) // NS_PER_DAY
-        known = (task >= 0) & (day >= 0) & (day < self.n_days)
+        keep = (task >= 0) & (day >= 0) & (day < self.n_days)
         self.dropped["task_events without a known task"] = int((task < 0).sum())
-        keep = known
         self.ev_task, self.ev_user, self.ev_day = task[keep], user[keep], day[keep]
         self.ev_time = time_ns[keep]
         self.ev_type = ev["event_type"].to_numpy(dtype=object)[keep]
@@ -136,9 +135,6 @@ class _History:
     @staticmethod
     def _ns_of(day: date) -> int:
         return int(pd.Timestamp(day, tz="UTC").value)
-
-    def day_of(self, ns: np.ndarray) -> np.ndarray:
-        return np.clip((ns - self._ns_of(self.first)) // NS_PER_DAY, 0, self.n_days - 1)
 
     # -- tasks ---------------------------------------------------------------------------------
     def task_status(self) -> tuple[np.ndarray, np.ndarray]:
