@@ -162,7 +162,7 @@ class ModelRegistry:
                 raise
         self._registered_model(name)  # an unknown model is named as such
         versions = sorted(
-            (v.version for v in self._call(self.client.search_model_versions, f"name = '{name}'")), key=int
+            (str(v.version) for v in self._call(self.client.search_model_versions, f"name = '{name}'")), key=int
         )
         raise UnknownModelVersion(
             f"model {name!r} has no version {version!r} (its versions: {', '.join(versions) or 'none'}); "
@@ -211,15 +211,20 @@ class ModelRegistry:
             if self._error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                 raise
         found = _MODEL_ID_URI.match(model_uri)
+        model_id, source = (found.group(1) if found else None), model_uri
         try:
+            if model_id is not None:
+                # MLflow's SQL registry resolves a models:/m-… source through the *global* tracking URI,
+                # not this client's: resolve it here, through this client, to the artifact location
+                source = self._call(self.client.get_logged_model, model_id).artifact_location
             created = self._call(
                 self.client.create_model_version,
                 name,
-                source=model_uri,
+                source=source,
                 run_id=run_id,
                 tags={k: str(v) for k, v in (tags or {}).items()},
                 description=description,
-                model_id=found.group(1) if found else None,
+                model_id=model_id,
             )
         except MlflowException as exc:
             raise ModelRegistryError(
