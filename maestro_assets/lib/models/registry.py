@@ -254,8 +254,16 @@ class ModelRegistry:
             raise ModelRegistryError(
                 f"model {name!r} has no alias {alias!r} to remove (aliases: {_aliases_text(self.aliases(name))})"
             )
-        self._call(self.client.delete_registered_model_alias, name, alias)
-        self._audit(name, alias, None, previous, reason, dagster_run_id, ACTION_REMOVE)
+        self._audit(
+            name,
+            alias,
+            None,
+            previous,
+            reason,
+            dagster_run_id,
+            ACTION_REMOVE,
+            lambda: self._call(self.client.delete_registered_model_alias, name, alias),
+        )
         return previous
 
     def _move(
@@ -266,11 +274,14 @@ class ModelRegistry:
         _check_reason(name, reason)
         self._model_version(name, version)
         previous = self.alias_version(name, alias)
-        try:
-            self._call(self.client.set_registered_model_alias, name, alias, version)
-        except MlflowException as exc:
-            raise ModelRegistryError(f"model {name!r}: cannot set alias {alias!r}: {exc.message}") from None
-        self._audit(name, alias, version, previous, reason, dagster_run_id, action)
+
+        def change() -> None:
+            try:
+                self._call(self.client.set_registered_model_alias, name, alias, version)
+            except MlflowException as exc:
+                raise ModelRegistryError(f"model {name!r}: cannot set alias {alias!r}: {exc.message}") from None
+
+        self._audit(name, alias, version, previous, reason, dagster_run_id, action, change)
         return previous
 
     def rollback(self, name: str, reason: str, dagster_run_id: str | None = None) -> tuple[str, str]:
@@ -300,8 +311,16 @@ class ModelRegistry:
             )
         target = earlier[-1]
         self._model_version(name, target)
-        self._call(self.client.set_registered_model_alias, name, CHAMPION, target)
-        self._audit(name, CHAMPION, target, current, reason, dagster_run_id, ACTION_ROLLBACK)
+        self._audit(
+            name,
+            CHAMPION,
+            target,
+            current,
+            reason,
+            dagster_run_id,
+            ACTION_ROLLBACK,
+            lambda: self._call(self.client.set_registered_model_alias, name, CHAMPION, target),
+        )
         return current, target
 
     # -- the audit table -------------------------------------------------------------------------
@@ -319,8 +338,14 @@ class ModelRegistry:
         reason: str,
         dagster_run_id: str | None,
         action: str,
+        change: Callable[[], None],
     ) -> None:
+        """Write the audit row and make the change in MLflow inside one warehouse transaction: a change
+        MLflow refuses leaves no row, and no change is made that could not be audited."""
         self._ensure_table()
+        changed_at = datetime.now(UTC)
+        if self.warehouse.dialect != "postgresql":  # DATETIME columns without a zone: store UTC as is
+            changed_at = changed_at.replace(tzinfo=None)
         with self.warehouse.engine.begin() as conn:
             conn.execute(
                 AUDIT.insert().values(
@@ -328,12 +353,13 @@ class ModelRegistry:
                     alias=alias,
                     version=version,
                     previous_version=previous,
-                    changed_at=datetime.now(UTC),
+                    changed_at=changed_at,
                     reason=reason,
                     dagster_run_id=dagster_run_id,
                     action=action,
                 )
             )
+            change()
 
     def _rows(self, name: str, alias: str | None = None) -> pd.DataFrame:
         self._ensure_table()

@@ -197,6 +197,27 @@ def test_bad_input_names_the_model_the_version_and_the_fix(registry, store, name
     assert registry.history(name)["action"].tolist() == [ACTION_REGISTER, ACTION_REGISTER]
 
 
+def test_a_change_mlflow_refuses_leaves_no_audit_row(registry, store, name):
+    register(registry, store, name)
+    with pytest.raises(ModelRegistryError, match=f"model '{name}': cannot set alias 'latest'"):
+        registry.set_alias(name, "latest", "1", "reserved by MLflow")
+    assert registry.history(name)["action"].tolist() == [ACTION_REGISTER]
+    assert registry.set_alias(name, "shadow", "1", "a second opinion") is None
+    assert registry.aliases(name) == {"challenger": "1", "shadow": "1"}
+    assert registry.history(name)["action"].tolist() == [ACTION_REGISTER, "set"]
+
+
+def test_the_audit_is_in_utc_on_a_mysql_warehouse_in_another_zone(store, mysql_url, name):
+    registry = ModelRegistry(Tracking(store["uri"]), Warehouse(mysql_url))
+    register(registry, store, name, times=2)
+    registry.promote(name, "1", "p")
+    registry.promote(name, "2", "p")
+    assert registry.rollback(name, "r") == ("2", "1")
+    history = registry.history(name)
+    assert history["action"].tolist() == ["register", "register", "promote", "promote", "rollback"]
+    assert abs(pd.Timestamp.now(tz="UTC") - history["changed_at"].iloc[-1]) < pd.Timedelta(minutes=5)
+
+
 def test_an_unreachable_tracking_server_is_a_transient_connection_error(maestro_home):
     uri = f"http://maestro:s3cret-pw@127.0.0.1:{free_port()}"
     registry = ModelRegistry(Tracking(uri), Warehouse(f"sqlite:///{maestro_home / 'warehouse.db'}"))
@@ -231,6 +252,13 @@ def test_cli_history_and_rollback(registry, store, name, cli_env, capsys):
     assert main(["models", "rollback", name]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"maestro: error: model '{name}' has no earlier champion") and "Traceback" not in err
+
+
+def test_cli_names_an_unreachable_tracking_server(maestro_home, monkeypatch, capsys):
+    monkeypatch.setenv(settings.ENV_MLFLOW_URI, f"http://127.0.0.1:{free_port()}")
+    assert main(["models", "history", "task_lateness"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("maestro: error: the MLflow tracking server at http://127.0.0.1:") and "Traceback" not in err
 
 
 def test_cli_bad_name_exits_non_zero_without_a_traceback(registry, store, name, cli_env):
