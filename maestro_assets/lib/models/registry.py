@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -105,8 +106,11 @@ class ModelRegistry:
 
     def _probe(self) -> None:
         """A server that is down fails in seconds here, not after MLflow's minutes of retries."""
+        parts = urllib.parse.urlsplit(self.tracking.tracking_uri)
+        netloc = parts.netloc.rsplit("@", 1)[-1]  # the health check needs no credentials: never send them
+        url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/health", "", ""))
         try:
-            with urllib.request.urlopen(self.tracking.tracking_uri.rstrip("/") + "/health", timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 response.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise self._unreachable(getattr(exc, "reason", exc)) from None

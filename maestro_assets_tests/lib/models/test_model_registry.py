@@ -36,19 +36,23 @@ from maestro_assets.lib.warehouse import Warehouse
 from maestro_assets_tests.test_cli import run_maestro
 
 
-def log_tiny_model(tracking_uri: str) -> tuple[str, str]:
-    """A logistic regression logged to the store at ``tracking_uri``: (model URI, run id)."""
-    previous = mlflow.get_tracking_uri()
+def log_tiny_model(tracking_uri: str, artifact_root: str | None = None) -> tuple[str, str]:
+    """A logistic regression logged to the store at ``tracking_uri``: (model URI, run id). MLflow's
+    fluent API needs a global URI (``set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI``): both are
+    put back as they were, so nothing else sees this store."""
+    previous = os.environ.get(settings.ENV_MLFLOW_URI)
     mlflow.set_tracking_uri(tracking_uri)
     try:
         X = np.random.default_rng(0).random((30, 2))
         model = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
-        experiment = Tracking(tracking_uri).experiment_id("registry_test")
+        experiment = Tracking(tracking_uri, artifact_root=artifact_root).experiment_id("registry_test")
         with mlflow.start_run(experiment_id=experiment) as run:
             info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
         return info.model_uri, run.info.run_id
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(None)  # no global URI, and the variable unset
+        if previous is not None:
+            os.environ[settings.ENV_MLFLOW_URI] = previous
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +60,7 @@ def store(tmp_path_factory):
     """One MLflow store and one logged model for the module; each test registers its own model name."""
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    Tracking(uri, artifact_root=(root / "artifacts").as_uri()).experiment_id("registry_test")
-    model_uri, run_id = log_tiny_model(uri)
+    model_uri, run_id = log_tiny_model(uri, artifact_root=(root / "artifacts").as_uri())
     return {"uri": uri, "model_uri": model_uri, "run_id": run_id}
 
 
@@ -227,6 +230,7 @@ def test_an_unreachable_tracking_server_is_a_transient_connection_error(maestro_
     assert isinstance(error, ConnectionError) and is_transient(error)
     assert "s3cret-pw" not in str(error) and "maestro:***@127.0.0.1" in str(error)
     assert "MLFLOW_TRACKING_URI" in str(error) and "the registry is unchanged" in str(error)
+    assert "Connection refused" in str(error)  # the probe reached for the port, credentials left out
 
 
 # -- the command line ------------------------------------------------------------------------------
