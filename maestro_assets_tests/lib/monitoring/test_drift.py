@@ -15,6 +15,7 @@ from maestro_assets.lib.monitoring import (
     DriftThresholds,
     ReferenceProfile,
     check_drift,
+    counts_at_points,
     prediction_drift,
     prediction_profile,
 )
@@ -200,3 +201,23 @@ def test_markdown_table_and_plot(profile):
 def test_thresholds_reject_nonsense():
     with pytest.raises(DriftInputError, match="p_value must be between 0 and 1"):
         DriftThresholds(p_value=5)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(21).normal(0.3, 1.2, 50_000),  # partly outside the points' range
+        np.random.default_rng(22).integers(-3, 12, 50_000).astype(float),  # ties on the points
+        np.r_[np.random.default_rng(23).normal(size=1_000), [np.inf, -np.inf, 1e30, -1e30]],
+    ],
+)
+@pytest.mark.parametrize("outliers", [False, True])  # points crowded into a few cells: binary search
+def test_counts_at_points_equal_searchsorted(values, outliers):
+    points = np.unique(np.r_[np.random.default_rng(24).normal(size=2_000), np.arange(-2, 10)]).astype(np.float32)
+    if outliers:
+        points = np.r_[points, np.float32(1e9)]
+    values = values.astype(np.float32)
+    below, at = counts_at_points(points, values)
+    ordered = np.sort(values)
+    np.testing.assert_array_equal(below, np.searchsorted(ordered, points, side="left"))
+    np.testing.assert_array_equal(below + at, np.searchsorted(ordered, points, side="right"))
