@@ -31,6 +31,7 @@ ENV_FEATURE_REPO = "MAESTRO_FEATURE_REPO"
 ENV_SOURCES = "MAESTRO_SOURCES"
 ENV_QUALITY_RULES = "MAESTRO_QUALITY_RULES"
 ENV_FEATURES = "MAESTRO_FEATURES"
+ENV_MODELS = "MAESTRO_MODELS"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -96,6 +97,11 @@ def features_file() -> Path | None:
     """Which silver tables feed the gold features (default: none, the demo's tables)."""
     value = _env(ENV_FEATURES)
     return Path(value) if value else None
+
+
+def models_file() -> Path:
+    """The models' requirements (default: the demo's ``models.yaml`` in the package)."""
+    return Path(_env(ENV_MODELS) or PACKAGE_ROOT / "models.yaml")
 
 
 def quality_rules_file() -> Path:
