@@ -32,9 +32,10 @@ def feature_rows(n: int, seed: int) -> pd.DataFrame:
     )
 
 
-def register_champion(tracking_uri: str, name: str) -> str:
+def register_champion(tracking_uri: str, name: str, artifact_root: str | None = None) -> str:
     """A small sklearn classifier logged with signature and input example, registered as ``name``
-    with alias ``champion``; returns ``models:/<name>@champion``."""
+    with alias ``champion``; returns ``models:/<name>@champion``. ``artifact_root`` for a local
+    store (MLflow's default is ``./mlruns`` in the working directory); a server keeps its own."""
     import mlflow
     import sklearn
     from mlflow.models import infer_signature
@@ -47,8 +48,9 @@ def register_champion(tracking_uri: str, name: str) -> str:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_URI", tracking_uri)
         env.delenv("MLFLOW_REGISTRY_URI", raising=False)
-        mlflow.set_experiment("maestro/test_serving")
-        with mlflow.start_run():
+        client = MlflowClient(tracking_uri=tracking_uri)
+        experiment_id = client.create_experiment(f"maestro/test_serving/{name}", artifact_location=artifact_root)
+        with mlflow.start_run(experiment_id=experiment_id):
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -57,20 +59,23 @@ def register_champion(tracking_uri: str, name: str) -> str:
                 registered_model_name=name,
                 pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             )
-    MlflowClient(tracking_uri=tracking_uri).set_registered_model_alias(
-        name, "champion", str(info.registered_model_version)
-    )
+    client.set_registered_model_alias(name, "champion", str(info.registered_model_version))
     return f"models:/{name}@champion"
 
 
 @pytest.fixture(scope="module")
-def store_uri(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+def store_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("mlflow")
 
 
 @pytest.fixture(scope="module")
-def champion(store_uri) -> str:
-    return register_champion(store_uri, MODEL_NAME)
+def store_uri(store_root) -> str:
+    return f"sqlite:///{store_root / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def champion(store_uri, store_root) -> str:
+    return register_champion(store_uri, MODEL_NAME, artifact_root=str(store_root / "artifacts"))
 
 
 @pytest.fixture(scope="module")
