@@ -715,7 +715,7 @@ def _null_share_rule(row: FeatureDrift, t: DriftThresholds) -> FeatureDrift:
         row.drifted = True
         row.reason = (
             f"null share rose from {row.null_share_reference:.1%} to {row.null_share_current:.1%} "
-            f"(more than {limit:.0%}); {row.reason}"
+            f"(more than {limit:.0%}); the values: {row.reason}"
         )
     return row
 
