@@ -11,14 +11,14 @@ all of them are kept and the Kolmogorov–Smirnov statistic below is exactly
 values the reference CDF is only known to lie between their two heights, and they are one
 ``1 / points`` step of rank apart). A random sample of the same size would be off by about
 ``1 / sqrt(points)``, which is why the sketch keeps ranks, not a sample. Values are compared as
-float32 (sorting float32 is what makes the check fast); that only merges values closer than one
-part in 16 million.
+float32 (half the memory traffic of float64); that only merges values closer than one part in 16
+million.
 
 The current column is not sorted: the number of its values below and equal to every kept value
 (its CDF there and just below) is counted in one pass (:func:`counts_at_points`, a lookup table
 over a uniform grid, exact), which is all the statistic needs. The p-value is Smirnov's
-distribution as ``ks_2samp`` computes it (see :func:`ks_p_value`). Twenty quantile bins of the training values give
-the population stability index (PSI) and the histograms of the plot.
+distribution as ``ks_2samp`` computes it (see :func:`ks_p_value`). Twenty quantile bins of the
+training values give the population stability index (PSI) and the histograms of the plot.
 
 **Categorical features** (object, string, category and bool columns, or those named in
 ``categorical=``) keep the count of each category, the ``max_categories`` most frequent by name and
@@ -715,7 +715,7 @@ def _null_share_rule(row: FeatureDrift, t: DriftThresholds) -> FeatureDrift:
         row.drifted = True
         row.reason = (
             f"null share rose from {row.null_share_reference:.1%} to {row.null_share_current:.1%} "
-            f"(more than {limit:.0%}); {row.reason}"
+            f"(more than {limit:.0%}); the values: {row.reason}"
         )
     return row
 
