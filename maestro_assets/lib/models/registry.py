@@ -404,9 +404,15 @@ def champion_lineage(rows: pd.DataFrame) -> list[str | None]:
     return stack
 
 
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise ModelRegistryError(f"a registered model's name must be a non-empty string, not {name!r}")
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise ModelRegistryError(
+            f"{name!r} is not a registered model name Maestro uses: letters, digits, '_', '.' and '-' "
+            "(the model's key in models.yaml)"
+        )
 
 
 def _check_reason(name: str, reason: str) -> None:

@@ -194,6 +194,8 @@ def test_bad_input_names_the_model_the_version_and_the_fix(registry, store, name
         registry.promote("nope", "1", "x")
     with pytest.raises(UnknownModelVersion, match=rf"model '{name}' has no version '7' \(its versions: 1, 2\)"):
         registry.promote(name, "7", "x")
+    with pytest.raises(ModelRegistryError, match="not a registered model name"):
+        registry.history("x' OR '1'='1")
     with pytest.raises(ModelRegistryError, match="give a reason"):
         registry.promote(name, "1", " ")
     assert registry.aliases(name) == {"challenger": "2"}  # nothing moved
