@@ -129,3 +129,12 @@ def demo_git_path() -> Path:
 def env_default(name: str) -> str | None:
     """The embedded default of a connection variable a declared source names, if Maestro has one."""
     return {ENV_DEMO_SOURCE_URL: demo_source_url()}.get(name) if name else None
+
+
+ENV_MLFLOW_UI = "MAESTRO_MLFLOW_UI_URL"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"  # `make ui` serves the local tracking store here
+
+
+def mlflow_ui_url() -> str | None:
+    """Where links to MLflow runs point when the tracking store is not an http(s) server."""
+    return _env(ENV_MLFLOW_UI) or DEFAULT_MLFLOW_UI

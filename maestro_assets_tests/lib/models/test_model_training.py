@@ -41,7 +41,7 @@ def test_training_logs_parent_children_and_a_model_that_predicts_from_raw_featur
     newest = write_snapshot(lake, "task_lateness", "classification", seed=2)
     data = TrainingData.latest(lake, "task_lateness")
     assert data.manifest["manifest"] == newest["manifest"]  # the newest snapshot by as-of
-    assert data.features == FEATURES
+    assert data.features == FEATURES and len(FEATURES) == 26
     storage = f"sqlite:///{tmp_path / 'warehouse.db'}"
     with ModelTraining(tracking, "task_lateness", data, "model_task_lateness", {TAG_DAGSTER_RUN: "r1"}) as training:
         automl = training.fit(SETTINGS, "classification", study_storage=storage)
