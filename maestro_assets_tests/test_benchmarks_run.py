@@ -23,6 +23,7 @@ TINY = {
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
     "read_landed": ["--mb", "0.2", "--repeats", "1"],
+    "serving": ["--rows", "500", "--requests", "5", "--rounds", "1"],  # still starts the scoring server
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

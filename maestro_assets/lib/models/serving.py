@@ -273,9 +273,7 @@ def _wait_for_group_to_end(pgid: int, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         try:
             os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:
+        except (ProcessLookupError, PermissionError):  # the whole group has ended
             return
         time.sleep(0.05)
 
