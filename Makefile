@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 MAESTRO_HOME ?= $(CURDIR)/.maestro
 DAGSTER_HOME ?= $(MAESTRO_HOME)/dagster
 PORT ?= 3000
+MLFLOW_PORT ?= 5000
 NAME ?=
 export MAESTRO_HOME DAGSTER_HOME
 
@@ -40,10 +41,16 @@ $(VENV)/bin/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-## make ui: the Dagster UI and daemon on http://127.0.0.1:$(PORT)
+## make ui: the Dagster UI and daemon on http://127.0.0.1:$(PORT), and the MLflow UI of the local
+## tracking store on http://127.0.0.1:$(MLFLOW_PORT) (not when MLFLOW_TRACKING_URI is a server)
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	mkdir -p $(MAESTRO_HOME)/mlflow
+	case "$${MLFLOW_TRACKING_URI:-}" in http*) ;; *) \
+	  $(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(MAESTRO_HOME)/mlflow/mlflow.db}" \
+	    -h 127.0.0.1 -p $(MLFLOW_PORT) > $(MAESTRO_HOME)/mlflow/ui.log 2>&1 & echo $$! > $(MAESTRO_HOME)/mlflow/ui.pid ;; esac
+	trap 'test -f $(MAESTRO_HOME)/mlflow/ui.pid && kill $$(cat $(MAESTRO_HOME)/mlflow/ui.pid) 2>/dev/null; rm -f $(MAESTRO_HOME)/mlflow/ui.pid' EXIT INT TERM; \
+	MAESTRO_MLFLOW_UI_URL=http://127.0.0.1:$(MLFLOW_PORT) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 ## make bench [NAME=dagster_overhead]: benchmarks, one JSON line per figure (installs the peers of extra 'bench')
 bench: $(STAMP)

@@ -36,7 +36,7 @@ from .requirements import (
     evaluate_training,
     regression_metrics,
 )
-from .training import TAG_SNAPSHOT, ModelTraining, SearchSettings, TrainingData
+from .training import TAG_SNAPSHOT, ModelTraining, SearchSettings, TrainingData, TrainingDataError
 
 GATE_REQUIREMENTS = "requirements"  # baselines, training time, rows, positive ratio, feature count
 GATE_CHAMPION = "beats_champion"  # better than the champion on the same holdout
@@ -131,6 +131,13 @@ def train_challenger(
     """Train on the newest snapshot, evaluate on its holdout, register the version as challenger
     with the gates it passed; the champion (if any) is scored on the same holdout rows."""
     data = TrainingData.latest(lake, training_set_name(req))
+    rows = int((data.frame["split"] == "train").sum())
+    if rows < req.data.min_training_rows:
+        raise TrainingDataError(
+            f"model {req.name}: training set {data.name} ({data.manifest['manifest']}) has {rows} training rows, "
+            f"fewer than the {req.data.min_training_rows} that {req.where('data.min_training_rows')} requires; "
+            "materialize more days of data (or a larger demo: maestro seed --scale …), or lower the requirement"
+        )
     registry = ModelRegistry(tracking, warehouse)
     started = time.perf_counter()
     with ModelTraining(tracking, req.name, data, experiment, tags) as training:

@@ -169,3 +169,17 @@ def test_batch_predictions_without_a_champion_name_the_fix(chain):
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "no version holds the alias champion" in failure and "model_promotion_task_lateness" in failure
+
+
+def test_too_few_training_rows_fail_before_any_search_naming_the_requirement(chain):
+    req, assets, resources = chain
+    write_snapshot(resources["lake"].client(), seed=3, rows=60)
+    result = materialize(
+        [assets["train"]],
+        resources=resources,
+        run_config={"ops": {"model_task_lateness": {"config": SEARCH}}},
+        raise_on_error=False,
+    )
+    failure = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "has 48 training rows, fewer than the 100" in failure and "task_lateness.data.min_training_rows" in failure
+    assert not result.get_asset_check_evaluations()  # nothing registered, no alias moved
