@@ -22,6 +22,7 @@ TINY = {
     "validate": ["--rows", "2000", "--small-calls", "5"],
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
     "read_landed": ["--mb", "0.2", "--repeats", "1"],
+    "automl_vs_flaml": ["--datasets", "breast_cancer,diabetes", "--budget", "8"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 
