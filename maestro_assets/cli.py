@@ -7,6 +7,9 @@ maestro materialize --select SELECTION [--partition D | --from D --to D]
                               materialize assets through the instance in DAGSTER_HOME (the UI shows the run)
 maestro automl --data TRAIN.csv|parquet --target COL [--budget S | --trials N] [--test T --predictions OUT]
                               search models for a table (the AutoML engine, no Dagster), print the leaderboard
+maestro models history NAME   a registered model's aliases now and every audited alias change, oldest first
+maestro models rollback NAME [--reason TEXT]
+                              move the model's champion back one step (audited), print what moved
 """
 
 from __future__ import annotations
@@ -264,6 +267,42 @@ def _leaderboard_text(board) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")
 
 
+def _model_registry():
+    """The registry over the same MLflow store and warehouse as the assets (MLFLOW_TRACKING_URI,
+    MAESTRO_WAREHOUSE_URL, defaults under MAESTRO_HOME)."""
+    from .lib.models.registry import ModelRegistry
+    from .resources import build_resources
+
+    resources = build_resources()
+    return ModelRegistry(resources["mlflow"].client(), resources["warehouse"].client())
+
+
+def cmd_models_history(args) -> int:
+    registry = _model_registry()
+    history = registry.history(args.name)
+    aliases = registry.aliases(args.name)
+    print(f"model {args.name!r} in {registry.tracking.display_uri}")
+    print("aliases now: " + (", ".join(f"{a} → version {v}" for a, v in sorted(aliases.items())) or "none"))
+    if history.empty:
+        print("no audited alias change yet")
+        return 0
+    shown = history.drop(columns=["model"]).assign(
+        changed_at=history["changed_at"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+    shown = shown.fillna("-").rename(columns={"previous_version": "previous", "dagster_run_id": "dagster_run"})
+    print(f"{len(shown)} alias change(s), oldest first:")
+    print(shown.to_string(index=False))
+    return 0
+
+
+def cmd_models_rollback(args) -> int:
+    registry = _model_registry()
+    moved_from, moved_to = registry.rollback(args.name, args.reason)
+    print(f"model {args.name!r}: champion moved back from version {moved_from} to version {moved_to} ({args.reason})")
+    print(f"  (audited; `maestro models history {args.name}` shows it)")
+    return 0
+
+
 def demo_partition_range() -> tuple[str, str]:
     """The daily partitions that hold the demo's data: its whole 90-day window."""
     from .lib.demo.generator import demo_days
@@ -301,6 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
     automl.add_argument("--predictions", help="where to write the predictions of --test (.csv or .parquet)")
     automl.add_argument("--model-out", help="folder to save the fitted model in")
     automl.set_defaults(func=cmd_automl)
+    models = sub.add_parser("models", help="registered models: alias history and rollback").add_subparsers(
+        dest="models_command", required=True
+    )
+    history = models.add_parser("history", help="the model's aliases and every audited alias change")
+    history.add_argument("name", help="the registered model's name, e.g. task_lateness")
+    history.set_defaults(func=cmd_models_history)
+    rollback = models.add_parser("rollback", help="move the model's champion back one step (audited)")
+    rollback.add_argument("name", help="the registered model's name, e.g. task_lateness")
+    rollback.add_argument("--reason", default="rollback from the command line", help="why (kept in the audit)")
+    rollback.set_defaults(func=cmd_models_rollback)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),
@@ -328,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         print("  (settings are environment variables; `maestro check` tests them all)", file=sys.stderr)
         return 2
     except MaestroError as exc:
+        if args.debug:
+            raise
+        print(f"maestro: error: {exc}", file=sys.stderr)
+        return 1
+    except ConnectionError as exc:  # a server that does not answer (transient): say so, no traceback
         if args.debug:
             raise
         print(f"maestro: error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "backfill_overhead": ["--days", "3", "--rows-per-day", "10", "--repeats", "1"],
+    "drift": ["--rows", "20000", "--features", "6", "--repeat", "1"],
     "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
     "gold_features": ["--scale", "0.01", "--repeat", "1"],
     "feast_online": ["--entities", "200", "--repeat", "10", "--rounds", "1"],

@@ -9,10 +9,12 @@ from dagster import DailyPartitionsDefinition
 
 from ..lib import settings
 from ..lib.ingestion.sources import TableSource, load_sources
+from ..lib.models.requirements import load_model_requirements
 from ..lib.quality import TableRules, load_rules
 
 SOURCES = load_sources()
 RULES = load_rules(settings.quality_rules_file())
+MODELS = load_model_requirements()  # models.yaml (MAESTRO_MODELS): a chain of model assets per model
 # daily partitions of every time-based asset, from the sources file's start date (to its end date), in UTC
 DAILY = DailyPartitionsDefinition(
     start_date=SOURCES.start_date.isoformat(),

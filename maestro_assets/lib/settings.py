@@ -31,6 +31,7 @@ ENV_FEATURE_REPO = "MAESTRO_FEATURE_REPO"
 ENV_SOURCES = "MAESTRO_SOURCES"
 ENV_QUALITY_RULES = "MAESTRO_QUALITY_RULES"
 ENV_FEATURES = "MAESTRO_FEATURES"
+ENV_MODELS = "MAESTRO_MODELS"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -98,6 +99,11 @@ def features_file() -> Path | None:
     return Path(value) if value else None
 
 
+def models_file() -> Path:
+    """The models' requirements (default: the demo's ``models.yaml`` in the package)."""
+    return Path(_env(ENV_MODELS) or PACKAGE_ROOT / "models.yaml")
+
+
 def quality_rules_file() -> Path:
     """The silver rules (default: the demo's ``quality_rules.yaml`` in the package)."""
     return Path(_env(ENV_QUALITY_RULES) or PACKAGE_ROOT / "quality_rules.yaml")
@@ -123,3 +129,12 @@ def demo_git_path() -> Path:
 def env_default(name: str) -> str | None:
     """The embedded default of a connection variable a declared source names, if Maestro has one."""
     return {ENV_DEMO_SOURCE_URL: demo_source_url()}.get(name) if name else None
+
+
+ENV_MLFLOW_UI = "MAESTRO_MLFLOW_UI_URL"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"  # `make ui` serves the local tracking store here
+
+
+def mlflow_ui_url() -> str | None:
+    """Where links to MLflow runs point when the tracking store is not an http(s) server."""
+    return _env(ENV_MLFLOW_UI) or DEFAULT_MLFLOW_UI

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ..redact import redact_url
 from .budget import Clock, FitRequest, FitWorker, available_cores, start_fit_server
 from .ensemble import WeightedEnsemble, cross_validated_selection
 from .families import SearchContext, families_for
@@ -110,6 +111,10 @@ class AutoML(BaseEstimator):
         model on held-out out-of-fold rows.
     trial_time_limit_s : the most one trial may take (default with a time budget: a quarter of it).
     large_data_rows : above this many rows an integer ``cv`` becomes one holdout split.
+    study_storage : an Optuna storage URL (an RDB such as the warehouse's SQLAlchemy URL) where the
+        studies live; with ``study_name``, a fit with the same name resumes them: the samplers start
+        from every earlier trial and the families' defaults are not tried again.
+    study_name : the studies' common name (one study per family, ``<study_name>.<family>``).
     """
 
     def __init__(
@@ -126,6 +131,8 @@ class AutoML(BaseEstimator):
         ensemble: bool = True,
         trial_time_limit_s: float | None = None,
         large_data_rows: int = 100_000,
+        study_storage: str | None = None,
+        study_name: str | None = None,
     ):
         self.task = task
         self.metric = metric
@@ -139,6 +146,8 @@ class AutoML(BaseEstimator):
         self.ensemble = ensemble
         self.trial_time_limit_s = trial_time_limit_s
         self.large_data_rows = large_data_rows
+        self.study_storage = study_storage
+        self.study_name = study_name
 
     # ------------------------------------------------------------ fit
 
@@ -151,6 +160,8 @@ class AutoML(BaseEstimator):
             raise AutoMLInputError(f"time_budget_s={self.time_budget_s}: the budget must be positive")
         if self.max_trials is not None and self.max_trials < 1:
             raise AutoMLInputError(f"max_trials={self.max_trials}: at least one trial")
+        if (self.study_storage is None) != (self.study_name is None):
+            raise AutoMLInputError("study_storage and study_name go together: give both or neither")
 
     def fit(self, X, y, groups=None):
         """Search, then refit the best model (or ensemble) on every row. ``y`` may name a column of
@@ -214,6 +225,8 @@ class AutoML(BaseEstimator):
                 trial_limit,
                 list(self.callbacks or []),
                 reserve_for_ensemble=bool(self.ensemble),
+                storage=self.study_storage,
+                study_name=self.study_name,
             )
             records = search.run()
             search_s = clock.elapsed()
@@ -265,6 +278,12 @@ class AutoML(BaseEstimator):
             "fit_process_restarts": worker.restarts,
             "fit_process_startup_s": round(worker.startup_s, 3),
         }
+        if self.study_name is not None:
+            self.metadata_["study"] = {
+                "name": self.study_name,
+                "storage": redact_url(self.study_storage),
+                "earlier_trials": search.resumed_trials,
+            }
         if selection is not None:
             self.metadata_["ensemble"] = selection["summary"]
         return self

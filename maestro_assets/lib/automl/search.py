@@ -89,6 +89,8 @@ class Search:
         trial_time_limit_s: float | None,
         callbacks: list[Callable[[Progress], None]],
         reserve_for_ensemble: bool = True,
+        storage: str | None = None,
+        study_name: str | None = None,
     ):
         self.families = families
         self.context = context
@@ -107,14 +109,20 @@ class Search:
         self.records: list[TrialRecord] = []
         self.seeds = {f.name: context.random_state + i for i, f in enumerate(families)}
         self.studies = {}
+        self.resumed_trials = 0  # trials of earlier fits found in the storage
         for family in families:
             study = optuna.create_study(
                 direction="maximize",
                 sampler=optuna.samplers.TPESampler(seed=self.seeds[family.name], n_startup_trials=5),
                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
-                study_name=family.name,
+                study_name=f"{study_name}.{family.name}" if study_name else family.name,
+                storage=storage,
+                load_if_exists=storage is not None,
             )
-            study.enqueue_trial(family.default(context))
+            earlier = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            self.resumed_trials += earlier
+            if not earlier:
+                study.enqueue_trial(family.default(context))
             self.studies[family.name] = study
 
     # ------------------------------------------------------------ budget

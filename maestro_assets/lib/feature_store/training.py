@@ -180,6 +180,7 @@ def build_training_set(store, lake: Lake, spec: TrainingSetSpec, inputs: Feature
         "holdout_from": pd.Timestamp(cutoff).isoformat(),
         "entity_frame": f"{prefix}/entities.parquet",
         "data": f"{prefix}/data.parquet",
+        "raw_data": f"{prefix}/raw.parquet",  # the features before the transforms: what a model is given
         "gold_versions": versions,
         "transforms": transforms.to_json(),
         "rows": len(frame),
@@ -187,8 +188,33 @@ def build_training_set(store, lake: Lake, spec: TrainingSetSpec, inputs: Feature
     }
     lake.put(manifest["entity_frame"], _parquet(labels))
     lake.put(manifest["data"], _parquet(frame))
+    split = (joined[EVENT_TIMESTAMP] < cutoff).map({True: "train", False: "holdout"})
+    lake.put(manifest["raw_data"], _parquet(joined.assign(**{SPLIT: split})))
     lake.put(f"{prefix}/manifest.json", json.dumps(manifest, indent=2).encode())
     return TrainingSet(frame, {**manifest, "manifest": f"{prefix}/manifest.json"})
+
+
+def latest_manifest(lake: Lake, name: str) -> dict:
+    """The newest snapshot's manifest of training set ``name`` (by its as-of time), with its key."""
+    keys = [o.key for o in lake.list(f"{ROOT}/{name}/") if o.key.endswith("/manifest.json")]
+    if not keys:
+        raise MaestroError(
+            f"training set {name}: no snapshot in the lake under {ROOT}/{name}/; "
+            f"materialize the asset training_set_{name} first"
+        )
+    manifests = [{**json.loads(lake.get(key)), "manifest": key} for key in keys]
+    return max(manifests, key=lambda m: (m["as_of"], m["manifest"]))
+
+
+def read_snapshot(lake: Lake, manifest: dict, raw: bool = True) -> pd.DataFrame:
+    """A snapshot's rows: the raw features (what a model is given) or the transformed ones."""
+    key = manifest.get("raw_data") if raw else manifest["data"]
+    if key is None:
+        raise MaestroError(
+            f"training set {manifest['training_set']}: the snapshot {manifest['manifest']} predates raw "
+            "features in training sets; materialize the training set again"
+        )
+    return _read_parquet(lake, key)
 
 
 def rebuild_training_set(store, lake: Lake, manifest_key: str) -> pd.DataFrame:

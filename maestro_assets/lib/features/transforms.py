@@ -47,8 +47,9 @@ class FittedTransforms:
     def from_json(cls, document: dict) -> FittedTransforms:
         return cls({name: FittedFeature(**spec) for name, spec in document.items()})
 
-    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The transformed copy of ``frame``; rows with a missing ``drop`` feature are removed."""
+    def apply(self, frame: pd.DataFrame, drop_rows: bool = True) -> pd.DataFrame:
+        """The transformed copy of ``frame``; rows with a missing ``drop`` feature are removed (at
+        prediction time, ``drop_rows=False``: every row is kept, the value stays missing)."""
         out = frame.copy()
         absent = [name for name in self.features if name not in out.columns]
         if absent:
@@ -57,7 +58,8 @@ class FittedTransforms:
         for name, f in self.features.items():
             values = pd.to_numeric(out[name], errors="coerce").astype(float)
             if f.missing == "drop":
-                keep &= values.notna().to_numpy()
+                if drop_rows:
+                    keep &= values.notna().to_numpy()
             else:
                 values = values.fillna(f.fill)
             out[name] = (values - f.offset) / f.factor

@@ -216,3 +216,24 @@ def test_an_ensemble_is_the_final_model_only_when_it_wins():
     single = AutoML(**fast(max_trials=1, families=["logistic_regression"])).fit(X, y)
     assert "ensemble" not in single.metadata_  # one trial: nothing to mix
     assert "ensemble" not in set(single.leaderboard()["family"])
+
+
+def test_a_study_in_rdb_storage_is_resumed_by_name(tmp_path):
+    X, y = mixed_frame(rows=200, seed=4)
+    storage = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    settings = fast(max_trials=3, families=["logistic_regression"], study_storage=storage, study_name="lateness")
+    first = AutoML(**settings).fit(X, y)
+    assert first.metadata_["study"] == {"name": "lateness", "storage": storage, "earlier_trials": 0}
+    second = AutoML(**settings).fit(X, y)
+    assert second.metadata_["study"]["earlier_trials"] == 3
+    import optuna
+
+    study = optuna.load_study(study_name="lateness.logistic_regression", storage=storage)
+    assert len(study.trials) == 6
+    # the default configuration is the first trial of the study, not tried again on resuming
+    defaults = [t for t in study.trials if t.system_attrs.get("fixed_params")]
+    assert [t.number for t in defaults] == [0]
+    fresh = AutoML(**{**settings, "study_name": "other"}).fit(X, y)
+    assert fresh.metadata_["study"]["earlier_trials"] == 0
+    with pytest.raises(Exception, match="study_storage and study_name go together"):
+        AutoML(**{**settings, "study_name": None}).fit(X, y)

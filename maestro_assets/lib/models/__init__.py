@@ -1,0 +1,1 @@
+"""Models: training, MLflow registry and aliases, requirements, serving (no Dagster)."""
