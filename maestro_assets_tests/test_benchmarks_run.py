@@ -24,6 +24,8 @@ TINY = {
     "ingest_postgres": ["--rows", "20000", "--repeat", "1"],
     "read_landed": ["--mb", "0.2", "--repeats", "1"],
     "serving": ["--rows", "500", "--requests", "5", "--rounds", "1"],  # still starts the scoring server
+    "automl_vs_flaml": ["--datasets", "breast_cancer,diabetes", "--budget", "8"],
+    "automl_scaling": ["--rows", "2000,4000", "--budget", "6"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

@@ -72,7 +72,7 @@ class Family:
         model = self.model(params, context)
         if self.scale_target:
             model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
-        return Pipeline([("preprocess", build_preprocessor(context.plan, self.style)), ("model", model)])
+        return Pipeline([("preprocess", build_preprocessor(context.plan, self.style, context.task)), ("model", model)])
 
     def fits(self, context: SearchContext) -> bool:
         return self.task == context.task and (self.max_rows is None or context.n_rows <= self.max_rows)

@@ -20,6 +20,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
+from .validation import REGRESSION
+
 # categoricals with at most this many levels are one-hot encoded (linear and distance models) or
 # ordinal encoded (trees); above it, target encoded: a column of thousands of levels stays one column
 MAX_ONE_HOT_LEVELS = 20
@@ -152,8 +154,11 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         return np.asarray([f"{c}_{p}" for c in input_features for p in DATE_PARTS], dtype=object)
 
 
-def build_preprocessor(plan: ColumnPlan, style: str) -> ColumnTransformer:
-    """The ColumnTransformer for a family's ``style`` (:data:`SCALED`, :data:`IMPUTED` or :data:`NATIVE`)."""
+def build_preprocessor(plan: ColumnPlan, style: str, task: str) -> ColumnTransformer:
+    """The ColumnTransformer for a family's ``style`` (:data:`SCALED`, :data:`IMPUTED` or :data:`NATIVE`)
+    and ``task`` (a regression target is continuous even when its values are whole numbers, e.g. counts:
+    left to guess, the target encoder would take each distinct count for a class and write one column
+    per count)."""
     numeric_steps: list = [("as_float", AsFloat())]
     if style in (SCALED, IMPUTED):
         numeric_steps.append(("impute", SimpleImputer(strategy="median", add_indicator=True)))
@@ -164,7 +169,8 @@ def build_preprocessor(plan: ColumnPlan, style: str) -> ColumnTransformer:
         low_encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     else:
         low_encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
-    high_steps: list = [("as_text", AsCategories()), ("target_encode", TargetEncoder(cv=5))]
+    target_type = "continuous" if task == REGRESSION else "auto"
+    high_steps: list = [("as_text", AsCategories()), ("target_encode", TargetEncoder(target_type=target_type, cv=5))]
     if style == SCALED:
         high_steps.append(("scale", StandardScaler()))
     parts = []

@@ -89,6 +89,22 @@ def test_a_text_column_of_thousands_of_levels_is_target_encoded():
     assert model.metadata_["search_s"] < 30
 
 
+def test_a_whole_number_regression_target_is_target_encoded_as_continuous():
+    # counts (bikers per hour, orders per day) are whole numbers: scikit-learn alone would read them as
+    # classes and the target encoder would write one column per distinct count
+    rng = np.random.default_rng(4)
+    rows = 1500
+    hour = rng.integers(0, 24, size=rows)
+    y = pd.Series(rng.poisson(5 + 20 * np.sin(hour / 24 * np.pi)).astype(float), name="bikers")
+    X = pd.DataFrame({"hr": [f"h{h:02d}" for h in hour], "temp": rng.normal(size=rows)})
+    model = AutoML(**fast(task="regression", max_trials=1, families=["ridge"], ensemble=False)).fit(X, y)
+    assert model.metadata_["columns"]["categorical_target_encoded"] == ["hr"]
+    preprocess = model.best_estimator_.named_steps["preprocess"]
+    assert preprocess.named_transformers_["high_cardinality"].named_steps["target_encode"].target_type_ == "continuous"
+    assert preprocess.transform(X).shape[1] == 2  # hr and temp: one column each
+    assert r2_score(y, model.predict(X)) > 0.6  # the Poisson noise leaves at most about 0.68
+
+
 def test_preprocessing_is_fitted_inside_each_fold():
     """An ID-like column (two rows per level) and a random target: encoded on all rows, each row's own
     target leaks into its feature and cross-validation looks excellent; fitted in each fold, it is chance."""
