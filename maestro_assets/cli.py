@@ -62,6 +62,19 @@ def _seed(scale: float, seed: int) -> int:
     return 0 if summary.success else 1
 
 
+def _only_model_gates_failed(summary) -> bool:
+    """A run that failed only because a model's gate held (a challenger not promoted): the platform
+    worked and the champion stays, so the demo reports it and does not fail."""
+    from .defs.models.assets import GATE_CHECKS
+
+    return (
+        not summary.success
+        and bool(summary.checks_failed)
+        and all(name.rsplit(":", 1)[-1] in GATE_CHECKS for name in summary.checks_failed)
+        and all("DagsterAssetCheckFailedError" in error for error in summary.errors)
+    )
+
+
 def _report_failures(summary) -> None:
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
@@ -109,7 +122,7 @@ def cmd_demo(args) -> int:
     rest = keys_in_groups([DEMO_GROUP], exclude=True)
     started = time.monotonic()
     window = demo_partition_range()
-    materialized, passed, failed, warned, ok = 0, 0, [], [], True
+    materialized, passed, failed, warned, held, ok = 0, 0, [], [], [], True
     for keys, partitioned in run_stages(rest):
         what = f"{len(keys)} {'partitioned' if partitioned else ''} assets".replace("  ", " ")
         print(
@@ -117,18 +130,22 @@ def cmd_demo(args) -> int:
             flush=True,
         )
         summary = materialize(keys, partition_range=window if partitioned else None)
-        _report_failures(summary)
+        gates = _only_model_gates_failed(summary)
+        if not gates:
+            _report_failures(summary)
         materialized += len(set(summary.materialized))
         passed += len(summary.checks_passed)
-        failed += summary.checks_failed
+        (held if gates else failed).extend(summary.checks_failed)
         warned += summary.checks_warned
-        ok = ok and summary.success
+        ok = ok and (summary.success or gates)
     print()
     print("Maestro demo summary")
     print(f"  assets materialized : {materialized} (+ the demo source system), {time.monotonic() - started:.1f}s")
     print(f"  checks passed       : {passed}")
     print(f"  checks failed       : {len(failed)}" + (f" ({', '.join(failed)})" if failed else ""))
     print(f"  warnings            : {len(warned)}" + (f" ({', '.join(warned)})" if warned else ""))
+    if held:
+        print(f"  not promoted        : {', '.join(held)} (the champion stays; see the check in the UI)")
     print("  " + UI_HINT.format(home=home, port=ui_port()))
     return 0 if ok else 1
 

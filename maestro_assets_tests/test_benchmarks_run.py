@@ -26,6 +26,7 @@ TINY = {
     "serving": ["--rows", "500", "--requests", "5", "--rounds", "1"],  # still starts the scoring server
     "automl_vs_flaml": ["--datasets", "breast_cancer,diabetes", "--budget", "8"],
     "automl_scaling": ["--rows", "2000,4000", "--budget", "6"],
+    "mlflow_overhead": ["--trials", "4", "--rows", "300", "--rounds", "1"],
 }
 FIELDS = {"name", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met", "params"}
 

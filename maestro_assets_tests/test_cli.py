@@ -25,7 +25,26 @@ def user_env(maestro_home):
     return env
 
 
-def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
+# at scale 0.01 the demo has a few hundred tasks and three scored projects: one model, modest bars
+SMALL_DEMO_MODELS = """
+models:
+  task_lateness:
+    task: classification
+    training_set: training_set_task_lateness
+    primary_metric: roc_auc
+    baseline: {roc_auc: 0.55}
+    costs: {false_negative: 5.0, false_positive: 1.0}
+    max_training_seconds: 900
+    serving: {p99_ms: 5000, min_throughput_per_s: 10}
+    data: {min_training_rows: 100}
+    features: {min: 5, max: 100}
+"""
+
+
+def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home, tmp_path):
+    models = tmp_path / "models.yaml"
+    models.write_text(SMALL_DEMO_MODELS)
+    user_env = dict(user_env, MAESTRO_MODELS=str(models))
     done = run_maestro("demo", "--scale", "0.01", env=dict(user_env, PORT="3100"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "seeded" in done.stdout
@@ -41,6 +60,11 @@ def test_demo_seeds_then_materializes_and_summarizes(user_env, maestro_home):
         for name in ("training_set_task_lateness", "training_set_project_success"):
             event = instance.get_latest_materialization_event(AssetKey(name))
             assert event is not None and event.asset_materialization.metadata["dagster/row_count"].value > 0
+        # then the model: trained, load-tested, promoted, predicting every day of the window
+        promotion = instance.get_latest_materialization_event(AssetKey("model_promotion_task_lateness"))
+        assert promotion.asset_materialization.metadata["champion"].value == "1"
+        predicted = instance.get_materialized_partitions(AssetKey("batch_predictions_task_lateness"))
+        assert {"2026-08-03", "2026-10-31"} <= predicted
 
     again = run_maestro("demo", "--scale", "0.01", env=user_env)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -84,6 +84,7 @@ def test_the_real_domains_are_the_packages_under_defs():
         "features",
         "ingestion",
         "models",
+        "monitoring",
         "platform",
         "quality",
     }

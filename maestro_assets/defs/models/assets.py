@@ -55,6 +55,7 @@ CHAMPION_CHECK = "challenger_beats_champion"
 SERVING_CHECK = "serving_requirements"
 FEATURE_DRIFT_CHECK = "feature_drift"
 PREDICTION_DRIFT_CHECK = "prediction_drift"
+GATE_CHECKS = (REQUIREMENTS_CHECK, CHAMPION_CHECK, SERVING_CHECK)  # blocking: a failed one holds the promotion
 
 
 def model_key(name: str) -> AssetKey:

@@ -69,5 +69,6 @@ def write_predictions(lake: Lake, warehouse: Warehouse, model: str, day: date, f
     rows = frame.assign(**{PARTITION: str(day)})
     if warehouse.has_table(table):
         warehouse.execute(f"DELETE FROM {warehouse._quote(table)} WHERE {PARTITION} = :day", {"day": str(day)})
-    warehouse.write_frame(table, rows, if_exists="append")
+    if len(rows):  # an empty day only clears its rows: an empty frame would create a table without types
+        warehouse.write_frame(table, rows, if_exists="append")
     return key, len(rows)

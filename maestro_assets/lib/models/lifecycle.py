@@ -36,7 +36,7 @@ from .requirements import (
     evaluate_training,
     regression_metrics,
 )
-from .training import TAG_SNAPSHOT, ModelTraining, SearchSettings, TrainingData, TrainingDataError
+from .training import TAG_SNAPSHOT, ModelTraining, SearchSettings, TrainingData, TrainingDataError, prediction_columns
 
 GATE_REQUIREMENTS = "requirements"  # baselines, training time, rows, positive ratio, feature count
 GATE_CHAMPION = "beats_champion"  # better than the champion on the same holdout
@@ -383,7 +383,10 @@ def predict_day(
     features = prediction_features(lake, spec.service, inputs, day)
     keys = [c for c in features.columns if "__" not in c]
     config = model.unwrap_python_model().config
-    predicted = model.predict(features[config.features].astype(float)) if len(features) else pd.DataFrame()
+    if len(features):
+        predicted = model.predict(features[config.features].astype(float))
+    else:  # a day without entities: the same columns, no rows
+        predicted = pd.DataFrame({c: pd.Series(dtype=float) for c in prediction_columns(req.task)})
     frame = features[keys].reset_index(drop=True)
     for column in predicted.columns:
         frame[column] = predicted[column].to_numpy()

@@ -20,11 +20,12 @@ from maestro_assets.defs.models.assets import (
     build_training_asset,
 )
 from maestro_assets.defs.models.sensors import model_retraining_on_drift
+from maestro_assets.defs.monitoring.assets import build_readiness_asset
 from maestro_assets.defs.runs import partition_range_tags
 from maestro_assets.lib.models.lifecycle import DRIFT_TABLE, drift_history
 from maestro_assets.lib.models.registry import ModelRegistry
 from maestro_assets.lib.models.requirements import load_model_requirements
-from maestro_assets.resources import LakeResource, MlflowResource, WarehouseResource
+from maestro_assets.resources import FeatureStoreResource, LakeResource, MlflowResource, WarehouseResource
 from maestro_assets_tests.lib.models.snapshots import write_gold_day, write_snapshot
 
 REQUIREMENTS = """
@@ -160,6 +161,27 @@ def test_train_serve_promote_then_a_worse_challenger_is_blocked_then_predict_and
         )
         assert model_retraining_on_drift(again).skip_message  # requested once per drifted stretch
         assert warehouse.has_table(DRIFT_TABLE)
+
+        # readiness from that evidence: no silver or Feast in this instance, no rollback yet
+        readiness = materialize(
+            [build_readiness_asset(req)],
+            resources={**resources, "feature_store": FeatureStoreResource()},
+            instance=instance,
+        )
+        card = readiness.asset_materializations_for_node("ml_readiness_task_lateness")[0].metadata
+        table = card["checklist"].value
+        for ready in (
+            "model meets its baselines",
+            "registered in MLflow",
+            "promotion audited",
+            "serving load-tested",
+            "drift detection running",
+        ):
+            assert f"| {ready} | ✅ ready |" in table, table
+        for missing in ("rollback tested", "features registered", "data quality checks"):
+            assert any(line.startswith(f"| {missing}") and "❌ not yet" in line for line in table.splitlines())
+        assert card["ready"].value == "5/8" and "# Model card: task_lateness" in card["model_card"].value
+        assert "champion version 1 tagged maestro.gate.requirements=pass" in table
 
 
 def test_batch_predictions_without_a_champion_name_the_fix(chain):
