@@ -33,6 +33,8 @@ from ...lib.dates import days_of_window
 from ...lib.feature_store.repo import FEATURE_SERVICES
 from ...lib.feature_store.training import TRAINING_SETS
 from ...lib.models.lifecycle import (
+    Champion,
+    leaderboard_markdown,
     load_test_challenger,
     predict_day,
     promote_challenger,
@@ -149,12 +151,10 @@ def build_training_asset(req: ModelRequirements) -> AssetsDefinition:
         )
         run_url = mlflow_run_url(tracking, outcome.experiment_id, outcome.run_id)
         metric = req.primary_metric
-        shown = outcome.leaderboard.head(15).copy()
-        shown["params"] = shown["params"].map(lambda p: str(p)[:120])
         metadata = {
             "model_version": outcome.version,
             "mlflow_run": MetadataValue.url(run_url) if run_url else MetadataValue.text(outcome.run_id),
-            "leaderboard": MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4f")),
+            "leaderboard": MetadataValue.md(leaderboard_markdown(outcome.leaderboard)),
             f"cv_{outcome.metric}": MetadataValue.text(f"{outcome.cv_score:.4f} ± {outcome.cv_score_std:.4f}"),
             **{f"holdout_{k}": float(v) for k, v in outcome.holdout.items() if v == v},
             "trials": len(outcome.leaderboard),
@@ -318,8 +318,9 @@ def build_predictions_asset(req: ModelRequirements) -> AssetsDefinition:
         drifted = {FEATURE_DRIFT_CHECK: {}, PREDICTION_DRIFT_CHECK: {}}
         judged = {FEATURE_DRIFT_CHECK: 0, PREDICTION_DRIFT_CHECK: 0}
         last_tables, total, version = {}, 0, None
+        champion = Champion.load(req, mlflow.client(), warehouse.client())  # once per run, not per day
         for day in days:
-            done = predict_day(req, lake.client(), mlflow.client(), warehouse.client(), INPUTS, day, thresholds)
+            done = predict_day(req, champion, lake.client(), warehouse.client(), INPUTS, day, thresholds)
             total, version = total + done.rows, done.version
             metadata = {"dagster/row_count": done.rows, "model_version": done.version, "path": done.key}
             if "probability" in done.frame and done.rows:

@@ -35,16 +35,17 @@ GROUP = "monitoring"
 SILVER_INPUTS = ("events", "tasks", "users", "projects", "teams")
 
 
-def _check(instance, key: AssetKey, name: str) -> CheckEvidence:
+def _check(instance, key: AssetKey, name: str) -> tuple[CheckEvidence, dict]:
+    """The check's latest evaluation, and its metadata (empty when it was never evaluated)."""
     found = instance.event_log_storage.get_latest_asset_check_execution_by_key([AssetCheckKey(key, name)])
     record = next(iter(found.values()), None)
     label = f"{key.to_user_string()}:{name}"
     if record is None or record.event is None or record.event.dagster_event is None:
-        return CheckEvidence(label, None)
+        return CheckEvidence(label, None), {}
     data = record.event.dagster_event.event_specific_data
     if not hasattr(data, "passed"):  # planned in a run that never evaluated it (a blocked step)
-        return CheckEvidence(label, None, record.run_id, f"planned in run {record.run_id}, not evaluated")
-    return CheckEvidence(label, bool(data.passed), record.run_id, data.description or "")
+        return CheckEvidence(label, None, record.run_id, f"planned in run {record.run_id}, not evaluated"), {}
+    return CheckEvidence(label, bool(data.passed), record.run_id, data.description or ""), dict(data.metadata)
 
 
 def gather_evidence(context, req: ModelRequirements, tracking, warehouse, feature_store) -> Evidence:
@@ -80,13 +81,9 @@ def gather_evidence(context, req: ModelRequirements, tracking, warehouse, featur
 
         mlflow.set_tracking_uri(tracking.tracking_uri)
         features = mlflow.models.get_model_info(model_uri(req.name, champion)).signature.inputs.input_names()
-    requirements_event = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [AssetCheckKey(model_key(req.name), REQUIREMENTS_CHECK)]
-    )
-    record = next(iter(requirements_event.values()), None)
-    if record is not None and record.event is not None:
-        table = getattr(record.event.dagster_event.event_specific_data, "metadata", {}).get("requirements")
-        requirements_table = table.value if table is not None else ""
+    requirements_check, requirements_metadata = _check(instance, model_key(req.name), REQUIREMENTS_CHECK)
+    if "requirements" in requirements_metadata:
+        requirements_table = requirements_metadata["requirements"].value
     import pandas as pd
 
     return Evidence(
@@ -95,11 +92,11 @@ def gather_evidence(context, req: ModelRequirements, tracking, warehouse, featur
         feature_service=spec.service,
         features_registered=registered,
         registry_run=registry_event.run_id if registry_event else None,
-        requirements_check=_check(instance, model_key(req.name), REQUIREMENTS_CHECK),
+        requirements_check=requirements_check,
         champion_version=champion,
         champion_tags=tags,
         audit=audit if audit is not None else pd.DataFrame(columns=["alias", "version", "action"]),
-        serving_check=_check(instance, serving_key(req.name), SERVING_CHECK),
+        serving_check=_check(instance, serving_key(req.name), SERVING_CHECK)[0],
         drift_days=drift_history(warehouse, req.name),
         holdout=holdout,
         training_set=req.training_set,

@@ -171,7 +171,7 @@ def train_challenger(
         figures = _plots(req, automl, leaderboard, data, training, evaluation, y_holdout, threshold)
         training.log_artifacts(figures, "plots")
         board = leaderboard.drop(columns=["params"]).to_csv(index=False).encode()
-        training.log_artifacts({"leaderboard.csv": board, "leaderboard.md": _markdown(leaderboard).encode()})
+        training.log_artifacts({"leaderboard.csv": board, "leaderboard.md": leaderboard_markdown(leaderboard).encode()})
         profile = ReferenceProfile.from_frame(X_train, metadata={"model": req.name, "snapshot": data.snapshot})
         prediction_column = PROBABILITY if req.task == "classification" else PREDICTION
         extra = {
@@ -240,7 +240,8 @@ def _threshold_of(pyfunc_model) -> float | None:
     return python_model.config.threshold
 
 
-def _markdown(leaderboard: pd.DataFrame, rows: int = 15) -> str:
+def leaderboard_markdown(leaderboard: pd.DataFrame, rows: int = 15) -> str:
+    """The top of the leaderboard as markdown, each trial's params cut to a readable length."""
     shown = leaderboard.head(rows).copy()
     shown["params"] = shown["params"].map(lambda p: json.dumps(p, default=str)[:160])
     return shown.to_markdown(index=False, floatfmt=".4f")
@@ -360,25 +361,38 @@ class DayPredictions:
     prediction_drift: DriftReport | None
 
 
+@dataclass
+class Champion:
+    """The champion as loaded once for a run of batch predictions: version, model, reference profiles."""
+
+    version: str
+    model: object  # the mlflow.pyfunc model
+    profiles: dict[str, ReferenceProfile]
+
+    @classmethod
+    def load(cls, req: ModelRequirements, tracking: Tracking, warehouse: Warehouse) -> Champion:
+        version = current_alias(ModelRegistry(tracking, warehouse), req.name, CHAMPION)
+        if version is None:
+            raise MissingChampion(
+                f"model {req.name}: no version holds the alias champion, so there is nothing to predict with; "
+                f"train it (model_{req.name}) and promote it (model_promotion_{req.name}) first"
+            )
+        run_id = tracking.client.get_model_version(req.name, version).run_id
+        return cls(version, load_model(req.name, version, tracking), _profiles(tracking, run_id))
+
+
 def predict_day(
     req: ModelRequirements,
+    champion: Champion,
     lake: Lake,
-    tracking: Tracking,
     warehouse: Warehouse,
     inputs: FeatureInputs,
     day: date,
     thresholds: DriftThresholds | None = None,
 ) -> DayPredictions:
-    """``models:/<name>@champion`` over day ``day``'s features; written to the lake and the warehouse;
-    the day's features and predictions checked for drift against the model's reference profiles."""
-    registry = ModelRegistry(tracking, warehouse)
-    version = current_alias(registry, req.name, CHAMPION)
-    if version is None:
-        raise MissingChampion(
-            f"model {req.name}: no version holds the alias champion, so there is nothing to predict with; "
-            f"train it (model_{req.name}) and promote it (model_promotion_{req.name}) first"
-        )
-    model = load_model(req.name, version, tracking)
+    """The champion over day ``day``'s features; written to the lake and the warehouse; the day's
+    features and predictions checked for drift against the model's reference profiles."""
+    model, version, profiles = champion.model, champion.version, champion.profiles
     spec = TRAINING_SETS[training_set_name(req)]
     features = prediction_features(lake, spec.service, inputs, day)
     keys = [c for c in features.columns if "__" not in c]
@@ -393,8 +407,6 @@ def predict_day(
     frame["model_version"] = version
     key, rows = write_predictions(lake, warehouse, req.name, day, frame)
     feature_report = prediction_report = None
-    run_id = tracking.client.get_model_version(req.name, version).run_id
-    profiles = _profiles(tracking, run_id)
     if profiles and len(features):
         feature_report = check_drift(profiles[REFERENCE_PROFILE], features[config.features], thresholds)
         column = PROBABILITY if req.task == "classification" else PREDICTION

@@ -117,7 +117,7 @@ class SearchSettings:
     metric: str | None = None
 
     def engine_params(self) -> dict:
-        return {k: v for k, v in asdict(self).items()}
+        return asdict(self)
 
 
 class TrialLogger:
