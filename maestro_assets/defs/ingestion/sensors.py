@@ -5,6 +5,8 @@ batch's object versions; the cursor and the batching (lib/ingestion/landing.py) 
 object is in exactly one batch, also across daemon restarts (Dagster persists the cursor).
 """
 
+from datetime import timedelta
+
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from ...lib.ingestion.landing import plan_landing_runs
@@ -31,10 +33,17 @@ def landing_sensor():
         store = lake.client()
         listings = {name: store.list(spec.prefix) for name, spec in FILE_TABLES.items()}
         plan = plan_landing_runs(
-            listings, context.cursor, DAILY.get_first_partition_key(), DAILY.get_last_partition_key()
+            listings,
+            context.cursor,
+            DAILY.get_first_partition_key(),
+            DAILY.get_last_partition_key(),
+            settle={name: timedelta(seconds=spec.settle_seconds) for name, spec in FILE_TABLES.items()},
         )
         for table, count in plan.waiting.items():
             context.log.info(f"{count} object(s) under {FILE_TABLES[table].prefix} wait for their partition")
+        for table, count in plan.settling.items():
+            seconds = FILE_TABLES[table].settle_seconds
+            context.log.info(f"{count} object(s) under {FILE_TABLES[table].prefix} changed in the last {seconds:g}s")
         for line in plan.skipped:
             context.log.warning(f"skipped {line}")
         requests = [

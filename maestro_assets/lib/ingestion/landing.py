@@ -7,7 +7,9 @@ multipart upload by its start; a slow writer lands late) is still found, and the
 sure no object is reported twice. An object re-written with new content (new ETag) is new; the
 same content delivered again (same ETag) is not. Objects that cannot be ingested yet (their
 landing day has no partition yet: today's files) wait in ``pending`` until they can, however
-long that takes.
+long that takes. Objects modified less than the table's ``settle_seconds`` before the listing
+are not taken yet: a file still being written (a local landing folder, a store that lists a PUT
+in flight) is taken once it has stopped changing, whole, and so exactly once.
 """
 
 from __future__ import annotations
@@ -46,9 +48,13 @@ class LandingCursor:
 
 
 def new_objects(
-    objects: Iterable[ObjectInfo], cursor: LandingCursor, lookback: timedelta = DEFAULT_LOOKBACK
+    objects: Iterable[ObjectInfo],
+    cursor: LandingCursor,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    settled_before: datetime | None = None,
 ) -> tuple[list[ObjectInfo], LandingCursor]:
-    """The objects not reported before, and the cursor that remembers them."""
+    """The objects not reported before, and the cursor that remembers them; objects modified after
+    ``settled_before`` are left for a later call (not remembered)."""
     fresh, seen = [], dict(cursor.seen)
     mark = cursor.mark
     horizon = cursor.mark - lookback
@@ -56,6 +62,8 @@ def new_objects(
         modified = _utc(obj.last_modified)
         if modified < horizon:
             continue  # older than the window: reported by an earlier tick
+        if settled_before is not None and modified > settled_before:
+            continue  # still changing, perhaps: a later tick takes it
         previous = seen.get(obj.key)
         if previous is not None and previous.split("@", 1)[0] == obj.etag:
             continue  # the same content, seen already (also when delivered again)
@@ -91,6 +99,7 @@ class LandingPlan:
     batches: list[LandingBatch] = field(default_factory=list)
     cursors: dict[str, LandingCursor] = field(default_factory=dict)
     waiting: dict[str, int] = field(default_factory=dict)  # table -> objects waiting for their partition
+    settling: dict[str, int] = field(default_factory=dict)  # table -> objects too recently modified to take
     skipped: list[str] = field(default_factory=list)  # objects that no partition will ever take, and why
 
     def dump_cursor(self) -> str:
@@ -103,17 +112,28 @@ def plan_landing_runs(
     first_day: str,
     last_day: str | None,
     lookback: timedelta = DEFAULT_LOOKBACK,
+    settle: dict[str, timedelta] | None = None,
+    now: datetime | None = None,
 ) -> LandingPlan:
     """The runs to start for the objects listed under each table's prefix (``listings``, by
     table), given the sensor's cursor; the partitions that exist are ``first_day..last_day``
     (``last_day`` None: none yet). Objects whose day has no partition yet (today's) wait in the
-    cursor until it exists; objects before the first partition are skipped, with the reason."""
+    cursor until it exists; objects before the first partition are skipped, with the reason.
+    Objects modified within ``settle[table]`` before ``now`` (default: the current time) are
+    left for a later tick."""
     from .files import landing_day  # files imports the sources models; landing stays light
 
     cursors = {k: LandingCursor.parse(v) for k, v in json.loads(cursor_text or "{}").items()}
     plan = LandingPlan(cursors=cursors)
+    now = _utc(now or datetime.now(UTC))
     for table, listing in listings.items():
-        fresh, cursor = new_objects(listing, cursors.get(table, LandingCursor()), lookback)
+        wait = (settle or {}).get(table)
+        settled_before = None if not wait else now - wait
+        if settled_before is not None:
+            young = sum(1 for o in listing if _utc(o.last_modified) > settled_before)
+            if young:
+                plan.settling[table] = young
+        fresh, cursor = new_objects(listing, cursors.get(table, LandingCursor()), lookback, settled_before)
         waiting = [o for o in listing if cursor.pending.get(o.key) == o.etag and o not in fresh]
         cursor.pending = {}
         by_day: dict[str, list[ObjectInfo]] = {}

@@ -113,6 +113,12 @@ class TableSource(BaseModel):
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="csv: the field delimiter")
     encoding: str = Field(default="utf-8", description="csv/jsonl: the text encoding (a Python codec name)")
     header: bool = Field(default=True, description="csv: False when the first line is data (columns column_1 …)")
+    settle_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="files: the landing sensor takes an object once it was last modified this long ago "
+        "(a file still being written waits for a later tick)",
+    )
     bad_files: Literal["ERROR", "WARNING"] = Field(
         default="ERROR",
         description="files: severity of the check that fails when a landed file cannot be read "

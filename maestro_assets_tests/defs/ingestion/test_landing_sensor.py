@@ -1,7 +1,10 @@
 """The landing sensor: every new object is in exactly one run request, none is missed while
 objects arrive during ticks, and a daemon restart (fresh instance, cursor from storage) changes
 nothing — against the real S3 server with 1,000 objects; late, re-delivered and re-written
-objects; objects of days that have no partition."""
+objects; objects of days that have no partition; objects still being written wait.
+
+The sources' ``settle_seconds`` (10 s by default) is 0 here unless a test sets it: the tests
+write an object and tick at once."""
 
 from __future__ import annotations
 
@@ -28,6 +31,18 @@ PREFIX = "landing/task_events/"
 BRONZE = AssetKey(["bronze", "landing", TABLE])
 DAYS = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04", "2026-09-05"]
 OBJECTS = 1000
+
+
+@pytest.fixture(autouse=True)
+def settle_after(monkeypatch):
+    """Sets the files tables' settle_seconds (0 for every test unless it calls this again)."""
+
+    def settle(seconds: float) -> None:
+        for name, spec in list(sensors_module.FILE_TABLES.items()):
+            monkeypatch.setitem(sensors_module.FILE_TABLES, name, spec.model_copy(update={"settle_seconds": seconds}))
+
+    settle(0)
+    return settle
 
 
 def tick(cursor: str | None, resource: LakeResource, instance: DagsterInstance):
@@ -66,13 +81,17 @@ def check_requests_match(requests, reported: dict[str, str]) -> None:
 
 
 # -- 1,000 objects on the real S3 server ------------------------------------------------------
-def test_thousand_objects_landing_during_ticks_each_start_exactly_one_run(maestro_home, s3_credentials, s3_lake_url):
+def test_thousand_objects_landing_during_ticks_each_start_exactly_one_run(
+    maestro_home, s3_credentials, s3_lake_url, settle_after
+):
+    settle_s = 1.0  # objects are taken a second after their PUT: never while the S3 server still writes them
+    settle_after(settle_s)
     endpoint = s3_credentials["endpoint_url"]
     writer_lake = open_lake(s3_lake_url, endpoint_url=endpoint)
     written: list[str] = []
     errors: list[BaseException] = []
 
-    ticks_done = [0]
+    ticks_with_runs = [0]
 
     def writer():
         try:
@@ -80,9 +99,9 @@ def test_thousand_objects_landing_during_ticks_each_start_exactly_one_run(maestr
                 key = f"{PREFIX}date={DAYS[n % len(DAYS)]}/part-{n:04d}.csv"
                 writer_lake.put(key, f"event_id,n\nev-{n},{n}\n".encode())
                 written.append(key)
-                if n % 250 == 249:  # make sure ticks fall between the writes, however slow the machine
-                    waiting_from, deadline = ticks_done[0], time.monotonic() + 30
-                    while ticks_done[0] < waiting_from + 1 and time.monotonic() < deadline:
+                if n % 250 == 249:  # make sure runs start between the writes, however slow the machine
+                    waiting_from, deadline = ticks_with_runs[0], time.monotonic() + 30
+                    while ticks_with_runs[0] < waiting_from + 1 and time.monotonic() < deadline:
                         time.sleep(0.01)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
@@ -108,7 +127,7 @@ def test_thousand_objects_landing_during_ticks_each_start_exactly_one_run(maestr
             assert seen_of(after, other) == {}
         cursor = after
         ticks += 1
-        ticks_done[0] = ticks
+        ticks_with_runs[0] += bool(requests)
         return len(requests)
 
     def restart() -> None:
@@ -134,6 +153,7 @@ def test_thousand_objects_landing_during_ticks_each_start_exactly_one_run(maestr
     # the scenario really had objects arriving between ticks, not all in one listing
     assert ticks_with_runs_while_writing >= 3, ticks_with_runs_while_writing
 
+    time.sleep(settle_s)  # the last objects settle
     for _ in range(10):  # drain: tick until nothing new
         if not one_tick():
             break
@@ -209,7 +229,7 @@ def test_same_key_with_new_content_is_a_new_run(s3_env):
     assert third == []
 
 
-# -- late objects, days without a partition (local lake) ----------------------------------------
+# -- late objects, objects still being written, days without a partition (local lake) ---------------
 @pytest.fixture
 def local_env(maestro_home, tmp_path):
     root = tmp_path / "lake"
@@ -238,6 +258,32 @@ def test_late_object_older_than_the_mark_is_still_reported(local_env):
     assert LandingCursor.parse(json.loads(cursor)[CURSOR_KEY]).mark == mark  # the mark does not go back
     third, _ = tick(cursor, resource, DagsterInstance.ephemeral())
     assert third == []
+
+
+def test_an_object_modified_within_settle_seconds_waits_and_is_taken_once_settled(local_env, settle_after, capfd):
+    lake, resource = local_env
+    settle_after(10)
+    instance = DagsterInstance.ephemeral()
+    old_key, young_key = f"{PREFIX}date=2026-09-01/done.csv", f"{PREFIX}date=2026-09-01/copying.csv"
+    lake.put(old_key, b"event_id\n1\n")
+    lake.put(young_key, b"event_id\n2\n")  # a producer is still writing this one
+    settled = (datetime.now(UTC) - timedelta(seconds=30)).timestamp()
+    os.utime(lake.root / old_key, (settled, settled))
+    capfd.readouterr()
+
+    first, cursor = tick(None, resource, instance)
+    assert [(r.partition_key, r.tags["maestro/landing_objects"]) for r in first] == [("2026-09-01", "1")]
+    assert first[0].run_key == batch_run_key(CURSOR_KEY, "2026-09-01", lake.list(old_key))
+    assert set(seen_of(cursor)) == {old_key}  # the young object is not remembered: a later tick takes it
+    assert "1 object(s) under landing/task_events/ changed in the last 10s" in capfd.readouterr().err
+
+    lake.put(young_key, b"event_id\n2\n3\n")  # the producer finishes: its final content
+    assert tick(cursor, resource, instance)[0] == []  # still within 10 s of its last change
+    os.utime(lake.root / young_key, (settled, settled))  # ... and now 30 s ago
+    second, cursor = tick(cursor, resource, DagsterInstance.ephemeral())
+    assert [(r.partition_key, r.tags["maestro/landing_objects"]) for r in second] == [("2026-09-01", "1")]
+    assert second[0].run_key == batch_run_key(CURSOR_KEY, "2026-09-01", lake.list(young_key))  # the whole file
+    assert tick(cursor, resource, instance)[0] == []
 
 
 def test_objects_of_days_without_a_partition_start_no_run(local_env, capfd):
