@@ -186,7 +186,7 @@ class AutoML(BaseEstimator):
         metric = resolve_metric(self.metric, task, len(classes))
         folds, split = make_folds(task, y, groups, self.cv, self.large_data_rows, self.random_state)
         plan = plan_columns(X)
-        if not (plan.numeric or plan.low_cardinality or plan.high_cardinality or plan.datetime):
+        if not plan.columns:
             raise FeatureError(f"no usable feature column: {plan.dropped}")
         counts = y.value_counts()
         context = SearchContext(

@@ -2,9 +2,12 @@
 
 :func:`plan_columns` decides once, from the training frame's schema, what each column is
 (numeric, low- or high-cardinality categorical, datetime) and which columns carry nothing
-(constant or all missing). :func:`build_preprocessor` turns that plan into a ColumnTransformer
-for a family's needs; its statistics (medians, scales, category levels, target encodings) are
-learned by ``fit`` on the training rows of a fold only.
+(constant or all missing). A categorical whose levels are all numbers written as text (hours
+``"0"``..``"23"``, month numbers, codes) is also kept as those numbers for the tree families: an
+ordinal code of the text would put ``"10"`` before ``"2"`` and scramble the order a tree splits
+on. :func:`build_preprocessor` turns that plan into a ColumnTransformer for a family's needs;
+its statistics (medians, scales, category levels, target encodings) are learned by ``fit`` on
+the training rows of a fold only.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ class ColumnPlan:
     high_cardinality: tuple[str, ...] = ()
     datetime: tuple[str, ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it carries nothing
+    number_levels: tuple[str, ...] = ()  # the categoricals (low or high) whose levels are all numbers
+
+    @property
+    def columns(self) -> int:
+        """How many columns the plan keeps."""
+        return len(self.numeric) + len(self.low_cardinality) + len(self.high_cardinality) + len(self.datetime)
 
     def describe(self) -> dict:
         return {
@@ -48,6 +57,7 @@ class ColumnPlan:
             "categorical_one_hot_or_ordinal": list(self.low_cardinality),
             "categorical_target_encoded": list(self.high_cardinality),
             "datetime_expanded": list(self.datetime),
+            "categorical_numbers_for_trees": list(self.number_levels),
             "dropped": dict(self.dropped),
         }
 
@@ -57,8 +67,15 @@ def _looks_like_dates(values: pd.Series) -> bool:
     return len(sample) > 0 and all(_ISO_DATE.match(v) for v in sample)
 
 
+def _levels_are_numbers(present: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present):
+        return False
+    levels = pd.Series(present.astype(str).unique())
+    return bool(np.isfinite(pd.to_numeric(levels, errors="coerce")).all())
+
+
 def plan_columns(X: pd.DataFrame, max_one_hot_levels: int = MAX_ONE_HOT_LEVELS) -> ColumnPlan:
-    numeric, low, high, dates, dropped = [], [], [], [], {}
+    numeric, low, high, dates, dropped, numbers = [], [], [], [], {}, []
     for column in X.columns:
         values = X[column]
         present = values.dropna()
@@ -76,11 +93,11 @@ def plan_columns(X: pd.DataFrame, max_one_hot_levels: int = MAX_ONE_HOT_LEVELS) 
             dates.append(column)
         elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             numeric.append(column)
-        elif levels <= max_one_hot_levels:
-            low.append(column)
         else:
-            high.append(column)
-    return ColumnPlan(tuple(numeric), tuple(low), tuple(high), tuple(dates), dropped)
+            (low if levels <= max_one_hot_levels else high).append(column)
+            if _levels_are_numbers(present):
+                numbers.append(column)
+    return ColumnPlan(tuple(numeric), tuple(low), tuple(high), tuple(dates), dropped, tuple(numbers))
 
 
 class AsFloat(TransformerMixin, BaseEstimator):
@@ -173,19 +190,17 @@ def build_preprocessor(plan: ColumnPlan, style: str, task: str) -> ColumnTransfo
     high_steps: list = [("as_text", AsCategories()), ("target_encode", TargetEncoder(target_type=target_type, cv=5))]
     if style == SCALED:
         high_steps.append(("scale", StandardScaler()))
+    # trees take number-coded categoricals as their numbers; linear and distance models as categories
+    as_numbers = [] if style == SCALED else list(plan.number_levels)
+    low = [c for c in plan.low_cardinality if c not in as_numbers]
+    high = [c for c in plan.high_cardinality if c not in as_numbers]
     parts = []
-    if plan.numeric:
-        parts.append(("numeric", Pipeline(numeric_steps), list(plan.numeric)))
+    if plan.numeric or as_numbers:
+        parts.append(("numeric", Pipeline(numeric_steps), [*plan.numeric, *as_numbers]))
     if plan.datetime:
         parts.append(("datetime", Pipeline(date_steps), list(plan.datetime)))
-    if plan.low_cardinality:
-        parts.append(
-            (
-                "categorical",
-                Pipeline([("as_text", AsCategories()), ("encode", low_encoder)]),
-                list(plan.low_cardinality),
-            )
-        )
-    if plan.high_cardinality:
-        parts.append(("high_cardinality", Pipeline(high_steps), list(plan.high_cardinality)))
+    if low:
+        parts.append(("categorical", Pipeline([("as_text", AsCategories()), ("encode", low_encoder)]), low))
+    if high:
+        parts.append(("high_cardinality", Pipeline(high_steps), high))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=False)

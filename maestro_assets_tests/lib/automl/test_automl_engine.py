@@ -105,6 +105,43 @@ def test_a_whole_number_regression_target_is_target_encoded_as_continuous():
     assert r2_score(y, model.predict(X)) > 0.6  # the Poisson noise leaves at most about 0.68
 
 
+def test_categories_written_as_numbers_keep_their_order_for_trees():
+    """Hours as text ("0".."23", as a CSV or a pandas categorical turned to text gives them): trees get
+    the numbers, in their order (an ordinal code of the text puts "10" before "2"); linear models the
+    categories. One column of codes that are not all numbers stays categorical for both."""
+    from maestro_assets.lib.automl.preprocessing import IMPUTED, NATIVE, SCALED, build_preprocessor, plan_columns
+
+    hours = np.arange(48) % 24
+    X = pd.DataFrame(
+        {
+            "hr": [str(h) for h in hours],  # 24 levels: high cardinality
+            "weekday": [str(h % 7) for h in hours],  # 7 levels: low cardinality
+            "weather": ["clear" if h % 3 else "rain" for h in hours],
+        }
+    )
+    y = pd.Series(hours.astype(float))
+    plan = plan_columns(X)
+    assert plan.number_levels == ("hr", "weekday")
+    assert plan.high_cardinality == ("hr",) and set(plan.low_cardinality) == {"weekday", "weather"}
+    for style in (IMPUTED, NATIVE):
+        pre = build_preprocessor(plan, style, "regression")
+        out = pd.DataFrame(pre.fit_transform(X, y), columns=pre.get_feature_names_out())
+        assert out["hr"].tolist() == hours.astype(float).tolist()
+        assert out["weekday"].tolist() == (hours % 7).astype(float).tolist()
+        assert sorted(out["weather"].unique()) == [0.0, 1.0]  # ordinal code of the text
+    scaled = build_preprocessor(plan, SCALED, "regression")
+    names = list(scaled.fit(X, y).get_feature_names_out())
+    assert [n for n in names if n.startswith("weekday_")] == [f"weekday_{d}" for d in "0123456"]  # one-hot
+    assert "hr" in names and len(names) == 1 + 7 + 2  # hr target encoded, weekday and weather one-hot
+
+    # the engine says so in its metadata
+    rows = np.random.default_rng(6).integers(0, 24, size=300)
+    X_hours = pd.DataFrame({"hr": [str(h) for h in rows], "noise": np.random.default_rng(7).normal(size=300)})
+    y_noon = pd.Series((rows >= 12).astype(int), name="afternoon")
+    model = AutoML(**fast(max_trials=1, families=["lightgbm"], ensemble=False)).fit(X_hours, y_noon)
+    assert model.metadata_["columns"]["categorical_numbers_for_trees"] == ["hr"]
+
+
 def test_preprocessing_is_fitted_inside_each_fold():
     """An ID-like column (two rows per level) and a random target: encoded on all rows, each row's own
     target leaks into its feature and cross-validation looks excellent; fitted in each fold, it is chance."""
