@@ -137,11 +137,13 @@ class PipelineRun:
 DeploymentPredicate = Callable[[PipelineRun], bool]
 
 
-def is_deployment(run: PipelineRun, deploy_stage: str = DEPLOY_STAGE) -> bool:
+def looks_like_deployment(run: PipelineRun, deploy_stage: str = DEPLOY_STAGE) -> bool:
     """The default deployment predicate: a run is a deployment when its workflow (pipeline) name has
     a word starting with ``deploy`` (``deploy``, ``Deploy to production``, ``cd-deployment``), its event is
     GitHub's ``deployment``/``deployment_status``, a job of it is in the stage ``deploy_stage``, or —
-    GitLab — its ref has such a word (``deploy/production``)."""
+    GitLab — its ref has such a word (``deploy/production``). Another stage name:
+    ``functools.partial(looks_like_deployment, deploy_stage="release")``; any other rule: a function
+    of the run, passed as ``deployment_predicate`` to a source."""
     if _DEPLOY_WORD.search(run.workflow) or (run.event or "") in DEPLOYMENT_EVENTS:
         return True
     if any((job.stage or "").lower() == deploy_stage.lower() for job in run.jobs):
@@ -212,7 +214,7 @@ class _Fields:
             raise self.fail(name, f"{value!r} has no UTC offset (expected e.g. 2026-11-30T09:15:00Z)")
         return moment.astimezone(UTC)
 
-    def jobs(self, statuses: Callable[[_Fields, str], str]) -> tuple[JobRun, ...]:
+    def jobs(self, outcome_of: Callable[[_Fields], str]) -> tuple[JobRun, ...]:
         listed = self.raw("jobs", False)
         if listed is None:
             return ()
@@ -225,32 +227,30 @@ class _Fields:
                 raise self.fail(prefix, "a job must be a JSON object")
             one = _Fields(job, self.where, self.index)
             try:
-                jobs.append(JobRun(one.text("name") or "", one.text("stage", False), statuses(one, "")))
+                jobs.append(JobRun(one.text("name") or "", one.text("stage", False), outcome_of(one)))
             except CicdInputError as exc:
                 raise self.fail(f"{prefix}.{exc.field_name}", exc.problem) from None
         return tuple(jobs)
 
 
-def _github_outcome(fields: _Fields, prefix: str = "") -> str:
+def _github_outcome(fields: _Fields) -> str:
     status = fields.text("status")
     if status in _GITHUB_PENDING:
         return IN_PROGRESS
     if status != "completed":
-        raise fields.fail(
-            f"{prefix}status", f"unknown status {status!r} (expected completed or {sorted(_GITHUB_PENDING)})"
-        )
+        raise fields.fail("status", f"unknown status {status!r} (expected completed or {sorted(_GITHUB_PENDING)})")
     conclusion = fields.text("conclusion")
     if conclusion not in _GITHUB_CONCLUSIONS:
         raise fields.fail(
-            f"{prefix}conclusion", f"unknown conclusion {conclusion!r} (expected one of {sorted(_GITHUB_CONCLUSIONS)})"
+            "conclusion", f"unknown conclusion {conclusion!r} (expected one of {sorted(_GITHUB_CONCLUSIONS)})"
         )
     return _GITHUB_CONCLUSIONS[conclusion]
 
 
-def _gitlab_outcome(fields: _Fields, prefix: str = "") -> str:
+def _gitlab_outcome(fields: _Fields) -> str:
     status = fields.text("status")
     if status not in _GITLAB_STATUSES:
-        raise fields.fail(f"{prefix}status", f"unknown status {status!r} (expected one of {sorted(_GITLAB_STATUSES)})")
+        raise fields.fail("status", f"unknown status {status!r} (expected one of {sorted(_GITLAB_STATUSES)})")
     return _GITLAB_STATUSES[status]
 
 
@@ -258,7 +258,9 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
     return None if start is None or end is None else max(0.0, (end - start).total_seconds())
 
 
-def github_run(record: Any, where: str, index: int, deployment: DeploymentPredicate = is_deployment) -> PipelineRun:
+def github_run(
+    record: Any, where: str, index: int, deployment_predicate: DeploymentPredicate = looks_like_deployment
+) -> PipelineRun:
     """One GitHub Actions run object (as ``/actions/runs`` lists it) as a :class:`PipelineRun`."""
     fields = _Fields(record, where, index)
     outcome = _github_outcome(fields)
@@ -285,11 +287,15 @@ def github_run(record: Any, where: str, index: int, deployment: DeploymentPredic
         url=fields.text("html_url", False),
         jobs=fields.jobs(_github_outcome),
     )
-    return replace(run, is_deployment=deployment(run))
+    return replace(run, is_deployment=deployment_predicate(run))
 
 
 def gitlab_pipeline(
-    record: Any, where: str, index: int, project: str | None = None, deployment: DeploymentPredicate = is_deployment
+    record: Any,
+    where: str,
+    index: int,
+    project: str | None = None,
+    deployment_predicate: DeploymentPredicate = looks_like_deployment,
 ) -> PipelineRun:
     """One GitLab pipeline object (``/projects/:id/pipelines``, optionally with the detail fields
     ``started_at``/``finished_at``/``duration`` and a ``jobs`` list) as a :class:`PipelineRun`.
@@ -326,7 +332,7 @@ def gitlab_pipeline(
         url=url,
         jobs=fields.jobs(_gitlab_outcome),
     )
-    return replace(run, is_deployment=deployment(run))
+    return replace(run, is_deployment=deployment_predicate(run))
 
 
 def _gitlab_project_path(web_url: str | None) -> str | None:
@@ -373,12 +379,12 @@ class GitHubActionsExport:
     """Runs from a JSON file in the shape of GitHub's ``/actions/runs`` response."""
 
     path: Path
-    deployment: DeploymentPredicate = is_deployment
+    deployment_predicate: DeploymentPredicate = looks_like_deployment
 
     def runs(self) -> list[PipelineRun]:
         where = str(self.path)
         records = github_export_records(_load_json(Path(self.path)), where)
-        return [github_run(record, where, index, self.deployment) for index, record in enumerate(records)]
+        return [github_run(record, where, index, self.deployment_predicate) for index, record in enumerate(records)]
 
 
 @dataclass(frozen=True)
@@ -387,7 +393,7 @@ class GitLabPipelinesExport:
 
     path: Path
     project: str | None = None  # the project path; None: read from each pipeline's web_url
-    deployment: DeploymentPredicate = is_deployment
+    deployment_predicate: DeploymentPredicate = looks_like_deployment
 
     def runs(self) -> list[PipelineRun]:
         where = str(self.path)
@@ -398,7 +404,8 @@ class GitLabPipelinesExport:
             [p for page in export for p in page] if export and all(isinstance(p, list) for p in export) else export
         )
         return [
-            gitlab_pipeline(record, where, index, self.project, self.deployment) for index, record in enumerate(records)
+            gitlab_pipeline(record, where, index, self.project, self.deployment_predicate)
+            for index, record in enumerate(records)
         ]
 
 
@@ -416,7 +423,7 @@ class GitHubActionsApi:
     token_env: str = "GITHUB_TOKEN"
     created_from: date | None = None
     created_until: date | None = None
-    deployment: DeploymentPredicate = is_deployment
+    deployment_predicate: DeploymentPredicate = looks_like_deployment
     max_rate_limit_wait_seconds: float = 900.0
     max_retries: int = 5
     backoff_seconds: float = 1.0
@@ -453,7 +460,7 @@ class GitHubActionsApi:
         for page_number, page in enumerate(fetch_pages(source, stats=self.stats), start=1):
             where = f"{source.name}, page {page_number}"
             for index, record in enumerate(page):
-                run = github_run(record, where, index, self.deployment)
+                run = github_run(record, where, index, self.deployment_predicate)
                 if run.run_id not in seen:  # a run listed again when new runs shift the pages
                     seen.add(run.run_id)
                     runs.append(run)
