@@ -55,6 +55,7 @@ STALE = "stale"
 OUTCOMES = (SUCCESS, FAILURE, TIMED_OUT, CANCELLED, SKIPPED, ACTION_REQUIRED, IN_PROGRESS, NEUTRAL, STALE)
 FAILED_OUTCOMES = frozenset({FAILURE, TIMED_OUT})  # the only outcomes that count as failures
 JUDGED_OUTCOMES = frozenset({SUCCESS}) | FAILED_OUTCOMES  # the success rate's denominator
+_WAITING = frozenset({IN_PROGRESS, ACTION_REQUIRED})  # not finished: no finish time, no duration
 
 # GitHub: a run's ``status`` while it is not completed, and its ``conclusion`` once it is.
 _GITHUB_PENDING = frozenset({"queued", "waiting", "requested", "pending", "in_progress"})
@@ -261,12 +262,13 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
 def github_run(
     record: Any, where: str, index: int, deployment_predicate: DeploymentPredicate = looks_like_deployment
 ) -> PipelineRun:
-    """One GitHub Actions run object (as ``/actions/runs`` lists it) as a :class:`PipelineRun`."""
+    """One GitHub Actions run object (as ``/actions/runs`` lists it) as a :class:`PipelineRun`; a run
+    not completed, or completed as ``action_required`` (waiting for an approval), has no finish time."""
     fields = _Fields(record, where, index)
     outcome = _github_outcome(fields)
     created = fields.moment("created_at")
     started = fields.moment("run_started_at", False) or created
-    finished = fields.moment("updated_at") if outcome != IN_PROGRESS else None
+    finished = fields.moment("updated_at") if outcome not in _WAITING else None
     if finished is not None and finished < started:
         raise fields.fail("updated_at", f"{finished.isoformat()} is before run_started_at {started.isoformat()}")
     status = fields.text("status")
@@ -299,13 +301,15 @@ def gitlab_pipeline(
 ) -> PipelineRun:
     """One GitLab pipeline object (``/projects/:id/pipelines``, optionally with the detail fields
     ``started_at``/``finished_at``/``duration`` and a ``jobs`` list) as a :class:`PipelineRun`.
-    The repository is ``project`` if given, else the project path in the pipeline's ``web_url``."""
+    The repository is ``project`` if given, else the project path in the pipeline's ``web_url``.
+    Without the detail fields, a finished pipeline's ``updated_at`` is its finish time and its duration
+    runs from ``created_at``, queueing included."""
     fields = _Fields(record, where, index)
     outcome = _gitlab_outcome(fields)
     created = fields.moment("created_at")
     started = fields.moment("started_at", False)
     finished = fields.moment("finished_at", False)
-    if finished is None and outcome not in (IN_PROGRESS, ACTION_REQUIRED):
+    if finished is None and outcome not in _WAITING:
         finished = fields.moment("updated_at", False)  # the list endpoint has no finished_at
     duration = fields.number("duration")
     if duration is None:
@@ -327,8 +331,8 @@ def gitlab_pipeline(
         outcome=outcome,
         created_at=created,
         started_at=started,
-        finished_at=finished if outcome not in (IN_PROGRESS, ACTION_REQUIRED) else None,
-        duration_seconds=duration if outcome not in (IN_PROGRESS, ACTION_REQUIRED) else None,
+        finished_at=finished if outcome not in _WAITING else None,
+        duration_seconds=duration if outcome not in _WAITING else None,
         url=url,
         jobs=fields.jobs(_gitlab_outcome),
     )

@@ -269,7 +269,7 @@ def github_object(status: str, conclusion: str | None, name: str = "build", even
 def test_github_status_and_conclusion_become_one_outcome(status, conclusion, outcome):
     run = github_run(github_object(status, conclusion), "test", 0)
     assert run.outcome == outcome
-    if outcome == "in_progress":
+    if outcome in ("in_progress", "action_required"):
         assert run.finished_at is None and run.duration_seconds is None
     else:
         assert run.finished_at == datetime(2026, 11, 30, 10, 5, 30, tzinfo=UTC) and run.duration_seconds == 300
