@@ -17,12 +17,18 @@ silently caps below ``page_size`` ends the ``page``/``offset`` styles after one 
 
 Every request is rate limited (``rate_limit_per_second``), bounded by ``timeout_seconds`` and
 retried on 429, 5xx, connection errors, timeouts and bodies that are not valid JSON, with
-exponential backoff and jitter, or the server's ``Retry-After``. Other 4xx answers fail at once.
+exponential backoff and jitter, or the server's ``Retry-After``. A 403 or 429 that says the rate
+limit is spent — ``Retry-After``, or ``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset`` (epoch
+seconds), as GitHub sends — waits until then and retries. A server-asked wait is capped at
+``max_backoff_seconds``, unless ``max_rate_limit_wait_seconds`` is set: then it is waited in full
+up to that bound, and a longer one fails at once with an error saying how long the API asked for
+(better than hammering an API that has said no until a given time). Other 4xx answers fail at once.
 A page that repeats (same cursor, same next link, same records twice in a row) stops the fetch
 with an error rather than looping or duplicating data.
 
-The auth header value is read from the environment variable named by ``auth_env`` at request
-time and is never kept, logged or put in an error message.
+The auth header value (``auth_prefix`` + the value of the environment variable named by
+``auth_env``, e.g. ``"Bearer "`` + a token) is read at request time and is never kept, logged or put
+in an error message.
 """
 
 from __future__ import annotations
@@ -92,11 +98,13 @@ class RestSource:
     headers: Mapping[str, str] = field(default_factory=dict)
     auth_header: str = "Authorization"
     auth_env: str | None = None  # the variable's NAME; its value is read per request only
+    auth_prefix: str = ""  # put before the variable's value, e.g. "Bearer "
     timeout_seconds: float = 30.0
     max_retries: int = 5
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     rate_limit_per_second: float | None = None
+    max_rate_limit_wait_seconds: float | None = None  # None: server-asked waits capped at max_backoff
     max_pages: int = 100_000
 
     def __post_init__(self) -> None:
@@ -118,6 +126,10 @@ class RestSource:
                 (
                     self.rate_limit_per_second is None or self.rate_limit_per_second > 0,
                     f"rate_limit_per_second must be positive, not {self.rate_limit_per_second}",
+                ),
+                (
+                    self.max_rate_limit_wait_seconds is None or self.max_rate_limit_wait_seconds >= 0,
+                    f"max_rate_limit_wait_seconds must be 0 or more, not {self.max_rate_limit_wait_seconds}",
                 ),
             )
             if not check
@@ -364,7 +376,7 @@ class _Client:
         for attempt in range(attempts):
             if failure is not None:
                 self.stats.retries += 1
-                self._pause(self._retry_delay(attempt - 1, failure.retry_after))
+                self._pause(self._retry_delay(attempt - 1, failure, url, page))
             try:
                 return self._attempt(url, page)
             except _Transient as exc:
@@ -391,6 +403,10 @@ class _Client:
             raise self.error(f"request failed (not retried): {type(exc).__name__}: {exc}", url, page) from exc
         self.stats.bytes += len(response.content)
         status = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+        if response.status_code in (403, 429):
+            wait = _rate_limit_wait(response.headers)
+            if wait is not None:
+                raise _Transient(f"{status} (rate limited)", wait)
         if response.status_code == 429 or response.status_code >= 500:
             raise _Transient(status, _retry_after_seconds(response.headers.get("Retry-After")))
         if not 200 <= response.status_code < 300:
@@ -404,15 +420,26 @@ class _Client:
             value = self._auth_value()
             if not value:
                 raise self.error(f"the environment variable {self.source.auth_env} (auth_env) is not set", url, page)
-            headers[self.source.auth_header] = value
+            headers[self.source.auth_header] = self.source.auth_prefix + value
         return headers
 
     def _auth_value(self) -> str | None:
         return os.environ.get(self.source.auth_env) if self.source.auth_env else None
 
-    def _retry_delay(self, retry: int, retry_after: float | None) -> float:
-        """``Retry-After`` if given, else ``backoff * 2**retry`` with equal jitter; both capped."""
+    def _retry_delay(self, retry: int, failure: _Transient, url: str, page: int) -> float:
+        """The server-asked wait (``Retry-After``, rate-limit reset) if given, else
+        ``backoff * 2**retry`` with equal jitter; capped, or bounded by ``max_rate_limit_wait_seconds``."""
         cap = self.source.max_backoff_seconds
+        retry_after, bound = failure.retry_after, self.source.max_rate_limit_wait_seconds
+        if retry_after is not None and bound is not None:
+            if retry_after > bound:
+                raise self.error(
+                    f"{failure.reason}: the API asks to wait {retry_after:.1f} s, more than "
+                    f"max_rate_limit_wait_seconds={bound:g}; not retried",
+                    url,
+                    page,
+                )
+            return retry_after
         if retry_after is not None:
             return min(retry_after, cap)
         delay = min(cap, self.source.backoff_seconds * 2**retry)
@@ -452,6 +479,21 @@ def _decode_json(content: bytes) -> Any:
             f"body is not valid JSON: {exc.msg} at byte {offset} of {len(content)} "
             f"(line {exc.lineno}, column {exc.colno}), near {near}"
         ) from exc
+
+
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 403/429 asks to wait: ``Retry-After``, else the time until ``X-RateLimit-Reset``
+    when ``X-RateLimit-Remaining`` is 0; None when the answer is not about the rate limit."""
+    retry_after = _retry_after_seconds(headers.get("Retry-After"))
+    if retry_after is not None:
+        return retry_after
+    if headers.get("X-RateLimit-Remaining", "").strip() != "0":
+        return None
+    try:
+        reset = float(headers.get("X-RateLimit-Reset", ""))
+    except ValueError:
+        return None
+    return max(0.0, reset - time.time())
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

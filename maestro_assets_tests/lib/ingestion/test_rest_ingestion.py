@@ -287,6 +287,42 @@ def test_retry_after_http_date_and_cap(api, retry_after, max_backoff, low, high)
     assert len(out.sleeps) == 1 and low <= out.sleeps[0] <= high
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_spent_rate_limit_waits_until_the_reset(api, status):
+    reset = time.time() + 40  # beyond max_backoff_seconds: a reset is waited in full when bounded
+    spent = Reply(
+        {"message": "API rate limit exceeded"},
+        status,
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{reset:.0f}"},
+    )
+    api.routes["/items"] = fail_first(1, spent, page_style(RECORDS[:10]))
+
+    out = run(source(api, max_backoff_seconds=5, max_rate_limit_wait_seconds=60))
+
+    assert out.records == RECORDS[:10]
+    assert len(out.sleeps) == 1 and 38 <= out.sleeps[0] <= 41
+    assert (out.stats.requests, out.stats.retries) == (2, 1)
+
+
+def test_rate_limit_wait_beyond_the_bound_fails_at_once(api):
+    api.routes["/items"] = fail_first(1, Reply(b"", 403, {"Retry-After": "120"}), page_style(RECORDS[:10]))
+
+    out = run(source(api, max_rate_limit_wait_seconds=30))
+
+    assert out.sleeps == [] and api.count() == 1
+    assert "HTTP 403 Forbidden (rate limited): the API asks to wait 120.0 s" in out.message
+    assert "max_rate_limit_wait_seconds=30" in out.message
+
+
+def test_a_403_that_is_not_about_the_rate_limit_is_not_retried(api):
+    refused = Reply({"message": "forbidden"}, 403, {"X-RateLimit-Remaining": "4999", "X-RateLimit-Reset": "1"})
+    api.routes["/items"] = fail_first(1, refused, page_style(RECORDS[:10]))
+
+    out = run(source(api, max_rate_limit_wait_seconds=30))
+
+    assert out.sleeps == [] and api.count() == 1 and "HTTP 403 Forbidden (not retried)" in out.message
+
+
 def test_burst_of_500s_backs_off_exponentially_with_jitter(api):
     api.routes["/items"] = fail_first(3, Reply(b"internal error", 500), page_style(RECORDS[:10]))
 
