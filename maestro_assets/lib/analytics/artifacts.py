@@ -48,6 +48,7 @@ from .store import (
     ArtifactUsage,
     ArtifactVersion,
     Project,
+    engine_of,
     get_cursor,
     set_cursor,
 )
@@ -114,10 +115,11 @@ class ArtifactRecord:
 
 
 class ArtifactLibrary:
-    """The artifact tables of the warehouse at ``engine`` (migrated by ``store.upgrade`` first)."""
+    """The artifact tables of the warehouse at ``engine`` (an engine or a warehouse URL), migrated
+    by ``store.upgrade`` first."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine | str):
+        self.engine = engine_of(engine)
 
     # -- projects ---------------------------------------------------------------------------
     def register_project(

@@ -25,7 +25,7 @@ them back as aware UTC datetimes (:class:`UTCDateTime`), so both backends read t
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +275,7 @@ def get_cursor(engine: Engine, name: str) -> str | None:
 
 def set_cursor(engine: Engine, name: str, value: str, now: datetime | None = None) -> None:
     """Save the reader ``name``'s cursor (insert or replace)."""
-    now = now or datetime.now().astimezone()
+    now = now or datetime.now(UTC)
     with engine.begin() as connection:
         updated = connection.execute(
             sa.update(Cursor).where(Cursor.name == name).values(cursor=value, updated_at=now)

@@ -5,7 +5,9 @@ registry (a SQLite tracking store)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -404,3 +406,19 @@ def test_mlflow_reader_keeps_versions_changed_in_the_same_millisecond_apart(libr
     assert [r.version for r in second.registered] == ["3"]
     assert register_mlflow_models(library, client, cursor=second.cursor).read == []
     registry.dispose()
+
+
+def test_concurrent_registrations_of_the_same_artifact_make_one_row(library):
+    """Writers that all find the artifact missing and insert it at once: the losers' unique-key
+    violation sends them round once more, where they find the winner's row."""
+    names = [f"silver/t{i}" for i in range(4)]
+    barrier = threading.Barrier(6)
+
+    def register_all() -> list[int]:
+        barrier.wait()
+        return [library.register("dataset", n, "1", tags=[f"w{threading.get_ident()}"]).artifact_id for n in names]
+
+    with ThreadPoolExecutor(6) as pool:
+        results = [f.result() for f in [pool.submit(register_all) for _ in range(6)]]
+    assert all(ids == results[0] for ids in results)  # every writer got the same rows back
+    assert count(library, store.Artifact) == 4 and count(library, store.ArtifactVersion) == 4
