@@ -19,8 +19,9 @@ Tables:
 * ``analytics_predictions`` — the success meta-model's predictions per project, with intervals;
 * ``analytics_cursors`` — where each incremental reader stopped (revision 0002).
 
-Every time is stored as UTC; SQLite, which keeps no time zone, gets naive UTC values and hands
-them back as aware UTC datetimes (:class:`UTCDateTime`), so both backends read the same values.
+Every time is stored as UTC; SQLite and MySQL/MariaDB, which keep no time zone, get naive UTC
+values and hand them back as aware UTC datetimes (:class:`UTCDateTime`), so every backend reads
+the same instants, to the microsecond.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,17 +58,23 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+# a timestamp column: with a time zone where the database has one (PostgreSQL), else naive UTC;
+# MySQL/MariaDB's DATETIME keeps microseconds only when asked (fsp=6), and usage is unique per instant
+TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+NAIVE_DIALECTS = ("sqlite", "mysql", "mariadb")
+
+
 class UTCDateTime(sa.TypeDecorator):
     """A timestamp stored in UTC and read back as an aware UTC datetime on every backend."""
 
-    impl = sa.DateTime(timezone=True)
+    impl = TIMESTAMP
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         moment = as_utc(value)
-        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+        return moment.replace(tzinfo=None) if dialect.name in NAIVE_DIALECTS else moment
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else as_utc(value)

@@ -1,4 +1,4 @@
-"""The artifact library on SQLite and PostgreSQL: idempotent registering with merged tags and
+"""The artifact library on SQLite, PostgreSQL and MariaDB: idempotent registering with merged tags and
 metadata, search, usage, the catalogue, usage over time, top artifacts, the impact score (the
 module's worked example, recency, project success), and the incremental reader of a real MLflow
 registry (a SQLite tracking store)."""

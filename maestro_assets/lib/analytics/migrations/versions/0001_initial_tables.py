@@ -11,15 +11,19 @@ Revises: (none)
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
+# with a time zone on PostgreSQL; MySQL/MariaDB's DATETIME with microseconds
+TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
 
 def timestamp(name: str, nullable: bool = False) -> sa.Column:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+    return sa.Column(name, TIMESTAMP, nullable=nullable)
 
 
 def foreign_key(name: str, table: str, ondelete: str, nullable: bool = True) -> sa.Column:

@@ -13,11 +13,15 @@ Revises: 0001
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# with a time zone on PostgreSQL; MySQL/MariaDB's DATETIME with microseconds
+TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 INDEXES = (
     ("ix_analytics_artifact_usage_used_at", "analytics_artifact_usage", ["used_at"]),
@@ -33,7 +37,7 @@ def upgrade() -> None:
         "analytics_cursors",
         sa.Column("name", sa.String(255), primary_key=True),
         sa.Column("cursor", sa.Text, nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
     )
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
