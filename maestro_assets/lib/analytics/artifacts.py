@@ -298,7 +298,8 @@ class ArtifactLibrary:
     ) -> bool:
         """Record that ``consumer_name`` (an asset key, a model, a project) used ``version`` (the
         latest when None) of the artifact; a project consumer counts for that project. True when the
-        use is new, False when this (version, consumer, used_at) was recorded already."""
+        use is new, False when this (version, consumer, used_at) was recorded already — so a reader
+        passes the event's own time as ``used_at`` (the default, now, makes every call a new use)."""
         where = f"usage of {kind}:{name!r} by {consumer_kind} {consumer_name!r}"
         _check_choice(consumer_kind, CONSUMER_KINDS, f"{where}: consumer_kind")
         _check_choice(how, USAGE_HOW, f"{where}: how")
