@@ -149,16 +149,6 @@ def _shallow_boundary(repo: Path) -> frozenset[str]:
     return frozenset(shallow.read_text().split()) if shallow.exists() else frozenset()
 
 
-def _window_args(since: datetime | None, until: datetime | None) -> list[str]:
-    """git's committer-date filters for [since, until): both inclusive there, in whole seconds."""
-    args = []
-    if since is not None:
-        args.append(f"--since=@{math.ceil(as_utc(since).timestamp())}")
-    if until is not None:
-        args.append(f"--until=@{math.ceil(as_utc(until).timestamp()) - 1}")
-    return args
-
-
 def _stream_tokens(stream: IO[bytes], separator: bytes) -> Iterator[bytes]:
     """``stream`` split on ``separator``, read in fixed chunks: never the whole output in memory."""
     tail = b""
@@ -174,12 +164,12 @@ class _GitStream:
     """A git subprocess whose stdout is read as it streams; stderr goes to a temporary file (a
     pipe could fill up and stall git while we read stdout). Stopped when the reader stops early."""
 
-    def __init__(self, repo: Path, args: list[str]):
+    def __init__(self, repo: Path, args: list[str], stdin: IO[bytes] | int = subprocess.DEVNULL):
         self.args = args
         self._stderr = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
-                ["git", "-C", str(repo), *args], stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL
+                ["git", "-C", str(repo), *args], stdout=subprocess.PIPE, stderr=self._stderr, stdin=stdin
             )
         except FileNotFoundError as exc:
             self._stderr.close()
@@ -229,19 +219,15 @@ def _offset_ok(offset: str) -> bool:
     return bool(match) and int(match.group(1)) <= MAX_OFFSET_HOURS
 
 
-def _header(fields: list[bytes], now: datetime) -> dict:
-    sha, parents, name, email, author_date, committer_date = (f.decode("utf-8", errors="replace") for f in fields)
-    problems = []
-    if name == "%aN" and email == "%aE" and not author_date:
-        # git prints the placeholders themselves when it cannot parse the author line at all
-        name, email = UNKNOWN_AUTHOR, ""
-        problems.append("author_ident_malformed")
-    elif not email:
-        problems.append("author_email_missing")
+def _times(author_date: str, committer_date: str, now: datetime) -> tuple[datetime, datetime, str, str, list[str]]:
+    """Author and committer time (UTC), their raw offsets and what was wrong with them, from
+    git's ``--date=raw`` texts: a date git cannot read, before 1970-01-02 or more than a day in
+    the future falls back to the other one (both bad: epoch 0); an author date more than a day
+    after the committer date is bad too (a broken clock)."""
     authored, author_tz = _raw_date(author_date)
     committed, committer_tz = _raw_date(committer_date)
+    problems = []
     committed_ok = _plausible(committed, now)
-    # authored more than a day after it was committed: impossible, a broken clock or a bad date
     authored_ok = _plausible(authored, now) and not (
         committed_ok and authored > committed + FUTURE_TOLERANCE.total_seconds()
     )
@@ -261,6 +247,19 @@ def _header(fields: list[bytes], now: datetime) -> dict:
         problems.append("author_tz_malformed")
     if committer_tz and not _offset_ok(committer_tz):
         problems.append("committer_tz_malformed")
+    return author_time, committer_time, author_tz, committer_tz, problems
+
+
+def _header(fields: list[bytes], now: datetime) -> dict:
+    sha, parents, name, email, author_date, committer_date = (f.decode("utf-8", errors="replace") for f in fields)
+    identity_problems = []
+    if name == "%aN" and email == "%aE" and not author_date:
+        # git prints the placeholders themselves when it cannot parse the author line at all
+        name, email = UNKNOWN_AUTHOR, ""
+        identity_problems.append("author_ident_malformed")
+    elif not email:
+        identity_problems.append("author_email_missing")
+    author_time, committer_time, author_tz, committer_tz, problems = _times(author_date, committer_date, now)
     return {
         "sha": sha,
         "parents": tuple(parents.split()),
@@ -270,8 +269,21 @@ def _header(fields: list[bytes], now: datetime) -> dict:
         "committer_time": committer_time,
         "author_tz": author_tz,
         "committer_tz": committer_tz,
-        "problems": problems,
+        "problems": identity_problems + problems,
     }
+
+
+def _clock_walk(repo: Path, args: list[str], now: datetime) -> Iterator[tuple[str, datetime]]:
+    """(SHA, committer time as :class:`Commit` has it) of the commits ``git rev-list *args``
+    walks, streamed: no diff, no message, so the whole history's walk is cheap."""
+    git = _GitStream(repo, ["rev-list", "--no-commit-header", "--date=raw", "--format=%H%x1f%ad%x1f%cd", *args])
+    try:
+        for line in git.tokens(b"\n"):
+            sha, author_date, committer_date = line.decode("utf-8", errors="replace").split("\x1f")
+            yield sha, _times(author_date, committer_date, now)[1]
+        git.finish()
+    finally:
+        git.close()
 
 
 def _commit(header: dict, files: list[FileChange], shallow: frozenset[str]) -> Commit:
@@ -284,8 +296,9 @@ def _commit(header: dict, files: list[FileChange], shallow: frozenset[str]) -> C
 
 
 def iter_commits(repo: Path, since: datetime | None = None, until: datetime | None = None) -> Iterator[Commit]:
-    """Every commit reachable from a local branch whose committer date is in [since, until),
-    newest first, parsed from ONE ``git log`` as its output streams.
+    """Every commit reachable from a local branch whose committer time (:class:`Commit`'s, after
+    the fallbacks) is in [since, until), newest first, parsed from ONE ``git log`` as its output
+    streams.
 
     ``git log --branches --use-mailmap --numstat -M -z --date=raw``: names and e-mails through
     ``.mailmap``; with ``-z`` every numstat entry ends in NUL and a rename is ``added deleted``
@@ -294,36 +307,47 @@ def iter_commits(repo: Path, since: datetime | None = None, until: datetime | No
     A shallow clone's boundary commits keep no files (their diff is unknown) and are flagged
     ``shallow_boundary``. An empty repository yields nothing.
 
-    A commit whose committer date git cannot read falls back to its author date here, but git's
-    own window (``since``/``until``) saw the unreadable date: such a commit is counted in a run over
-    the whole history, not in a one-week run of its author's week.
+    A window is not git's ``--since``: that stops walking a line of history at its first commit
+    dated before the window, so one bad or skewed date at a branch tip hides everything behind it.
+    Instead a ``git rev-list`` walk (no diffs: cheap) picks the commits whose time is in the
+    window, and ``git log --no-walk --stdin`` diffs only those. A one-week run therefore gives
+    exactly the figures the whole-history run gives for that week.
     """
     shallow = _shallow_boundary(repo)
     now = datetime.now(UTC)
     lower = as_utc(since) if since is not None else None
     upper = as_utc(until) if until is not None else None
-    git = _GitStream(
-        repo,
-        [
-            *_GIT_CONFIG,
-            "log",
-            "--branches",
-            "--use-mailmap",
-            "--numstat",
-            "-M",
-            "-z",
-            "--date=raw",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            f"--format={_FORMAT}",
-            *_window_args(since, until),
-        ],
-    )
 
-    def in_window(commit: Commit) -> bool:
-        return (lower is None or commit.committer_time >= lower) and (upper is None or commit.committer_time < upper)
+    def in_window(moment: datetime) -> bool:
+        return (lower is None or moment >= lower) and (upper is None or moment < upper)
 
+    log = [
+        *_GIT_CONFIG,
+        "log",
+        "--use-mailmap",
+        "--numstat",
+        "-M",
+        "-z",
+        "--date=raw",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        f"--format={_FORMAT}",
+    ]
+    selected = tempfile.TemporaryFile()
+    if lower is None and upper is None:
+        git = _GitStream(repo, [*log, "--branches"])
+    else:
+        picked = 0
+        for sha, moment in _clock_walk(repo, ["--branches"], now):
+            if in_window(moment):
+                selected.write(sha.encode() + b"\n")
+                picked += 1
+        if not picked:
+            selected.close()
+            return
+        selected.seek(0)
+        git = _GitStream(repo, [*log, "--no-walk=unsorted", "--stdin"], stdin=selected)
     try:
         header: dict | None = None
         files: list[FileChange] = []
@@ -338,8 +362,8 @@ def iter_commits(repo: Path, since: datetime | None = None, until: datetime | No
                     rename = None
                 continue
             if token.startswith(b"\x1e"):
-                if header is not None and in_window(commit := _commit(header, files, shallow)):
-                    yield commit
+                if header is not None:
+                    yield _commit(header, files, shallow)
                 fields = token[1:].split(b"\x1f")
                 if len(fields) != 6:
                     raise GitMetricsError(f"{repo}: unexpected git log header {token[:200]!r}")
@@ -354,11 +378,12 @@ def iter_commits(repo: Path, since: datetime | None = None, until: datetime | No
                 files.append(_file_change(added, deleted, path))
             else:
                 rename = [added, deleted]
-        if header is not None and in_window(commit := _commit(header, files, shallow)):
-            yield commit
+        if header is not None:
+            yield _commit(header, files, shallow)
         git.finish(tolerated=("does not have any commits",))
     finally:
         git.close()
+        selected.close()
 
 
 def _file_change(added: bytes, deleted: bytes, path: bytes) -> FileChange:
@@ -378,56 +403,48 @@ def _local_branches(repo: Path) -> tuple[list[str], str | None]:
     return branches, head if head in branches else None
 
 
-def _first_parent_times(repo: Path, branch: str, window: list[str]) -> Iterator[tuple[str, int]]:
-    git = _GitStream(repo, ["log", "--first-parent", "--format=%H %ct", *window, f"refs/heads/{branch}", "--"])
-    try:
-        for line in git.tokens(b"\n"):
-            sha, _, seconds = line.decode().partition(" ")
-            yield sha, int(seconds)
-        git.finish()
-    finally:
-        git.close()
-
-
 def active_branches(repo: Path, since: datetime | None = None, until: datetime | None = None) -> dict[date, set[str]]:
     """The local branches active in each week of [since, until): week Monday → branch names.
 
-    A branch is active in a week when a commit made on it was committed in that week. The
-    commits made on the default branch (HEAD's) are its first-parent history; those made on any
-    other branch are its first-parent history down to the first commit on the default branch's
-    (its fork point; a branch fast-forwarded into the default one leaves nothing of its own). So
-    a feature branch merged into main with a merge commit still shows the weeks it was worked on,
-    and main's old commits do not make every branch forked later look active. A branch forked
-    from another feature branch also counts that branch's commits. With no default branch
-    (detached HEAD), each branch counts its whole first-parent history.
+    A branch is active in a week when a commit made on it was committed in that week (the
+    committer time of :class:`Commit`). The commits made on the default branch (HEAD's) are its
+    first-parent history; those made on any other branch are its first-parent history down to
+    the first commit on the default branch's (its fork point; a branch fast-forwarded into the
+    default one leaves nothing of its own). So a feature branch merged into main with a merge
+    commit still shows the weeks it was worked on, and main's old commits do not make every
+    branch forked later look active. A branch forked from another feature branch also counts that
+    branch's commits. With no default branch (detached HEAD), each branch counts its whole
+    first-parent history.
 
-    Cost: one ``git for-each-ref`` and one ``git log --first-parent --format=%H %ct`` per branch,
-    each read as it streams and stopped at the fork point; only the default branch's SHAs in
-    the window are held.
+    Cost: one ``git for-each-ref`` and one ``git rev-list --first-parent`` per branch (no diffs),
+    each read as it streams and stopped at the fork point; the default branch's first-parent SHAs
+    are held in memory (about 100 bytes each).
     """
     branches, default = _local_branches(repo)
-    window = _window_args(since, until)
     now = datetime.now(UTC)
+    first = week_start_of(since) if since is not None else None
+    last = week_start_of(until - timedelta(microseconds=1)) if until is not None else None
     weeks: dict[date, set[str]] = {}
 
-    def mark(branch: str, seconds: int) -> None:
-        if _plausible(seconds, now):
-            weeks.setdefault(week_start_of(datetime.fromtimestamp(seconds, UTC)), set()).add(branch)
+    def mark(branch: str, moment: datetime) -> None:
+        week = week_start_of(moment)
+        if (first is None or week >= first) and (last is None or week <= last):
+            weeks.setdefault(week, set()).add(branch)
 
     on_default: set[str] = set()
     if default is not None:
-        for sha, seconds in _first_parent_times(repo, default, window):
+        for sha, moment in _clock_walk(repo, ["--first-parent", f"refs/heads/{default}", "--"], now):
             on_default.add(sha)
-            mark(default, seconds)
+            mark(default, moment)
     for branch in branches:
         if branch == default:
             continue
-        walk = _first_parent_times(repo, branch, window)
-        for sha, seconds in walk:
+        walk = _clock_walk(repo, ["--first-parent", f"refs/heads/{branch}", "--"], now)
+        for sha, moment in walk:
             if sha in on_default:
                 walk.close()  # the fork point: the rest is the default branch's
                 break
-            mark(branch, seconds)
+            mark(branch, moment)
     return weeks
 
 
