@@ -13,8 +13,11 @@ Figures: ``git_metrics.vs_git_log`` — our median seconds against the floor's (
 most 3); ``git_metrics.wall_time`` — our median seconds (target < 60 s); ``git_metrics.peak_rss`` —
 the peak of the summed resident memory of this process and its git children while ours runs,
 sampled every 0.1 s with psutil, as benchmarks/automl_scaling.py measures it (target < 500 MB;
-the baseline is the same measure during the floor's run). ``params.agrees`` says whether the
-commit and merge totals equal ``git rev-list --count``'s.
+the baseline is the same measure during the floor's run; ``params.python_rss_before_mb`` is this
+process's own before both). ``params.agrees`` says whether the commit and merge totals equal
+``git rev-list --count``'s; ``params.one_week_partition_s`` times ``repository_week`` (one weekly
+partition: a rev-list walk of the history, then only that week's diffs) for the first, a middle
+and the last week.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import statistics
 import subprocess
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
+
+import psutil
 
 from .automl_scaling import TreeMemory
 from .harness import figure, note
@@ -35,6 +41,7 @@ from .harness import figure, note
 GIT_ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
 AUTHORS = [(f"Author {i:02d}", f"author{i:02d}@example.org") for i in range(12)]
 START = 1_609_718_400  # Monday 2021-01-04 00:00 UTC
+START_WEEK = date(2021, 1, 4)
 STEP_S = 900
 FILES_AT_START = 400
 LINGERING_MERGED = 20
@@ -180,6 +187,7 @@ def main(argv: list[str]) -> int:
         setup_s = time.perf_counter() - started
         note(f"git_metrics: built {made['commits']} commits in {setup_s:.1f}s")
         floor(repo)  # warm the page cache for both
+        rss_before_mb = psutil.Process().memory_info().rss / 2**20
         times: dict[str, list[float]] = {"ours": [], "floor": []}
         peaks: dict[str, list[float]] = {"ours": [], "floor": []}
         load, result = [], None
@@ -195,6 +203,13 @@ def main(argv: list[str]) -> int:
                     times[who].append(round(time.perf_counter() - start, 3))
                 peaks[who].append(round(memory.peak_bytes / 2**20, 1))
             note(f"git_metrics: round {i + 1}/{args.repeat}: {times['ours'][-1]}s vs git log {times['floor'][-1]}s")
+        one_week_s = {}
+        from maestro_assets.lib.analytics.git_metrics import repository_week
+
+        for label, week in (("first", 0), ("middle", made["weeks"] // 2), ("last", made["weeks"] - 1)):
+            start = time.perf_counter()
+            repository_week(repo, START_WEEK + timedelta(days=7 * week))
+            one_week_s[label] = round(time.perf_counter() - start, 3)
         expected_commits = int(_git_out(repo, "rev-list", "--count", "--no-merges", "--branches"))
         expected_merges = int(_git_out(repo, "rev-list", "--count", "--merges", "--branches"))
         mine, base = statistics.median(times["ours"]), statistics.median(times["floor"])
@@ -214,6 +229,8 @@ def main(argv: list[str]) -> int:
             "load_average_by_round": load,
             "cpus": os.cpu_count(),
             "setup_s": round(setup_s, 1),
+            "python_rss_before_mb": round(rss_before_mb, 1),
+            "one_week_partition_s": one_week_s,
         }
         figure("git_metrics.vs_git_log", mine, "s", "git_log_numstat_all", base, "<= 3", common, target_of="ratio")
         figure("git_metrics.wall_time", mine, "s", "git_log_numstat_all", base, "<= 60", common)
