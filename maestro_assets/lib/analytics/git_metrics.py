@@ -4,10 +4,11 @@ Why git's own output and not a library walking objects: ``git log --numstat`` is
 for what a commit changed (rename detection, binary detection, ``.mailmap``), and one subprocess
 whose output is parsed as it arrives keeps memory flat however long the history is.
 
-The week clock is the **committer date**: the week a change entered the repository. git filters on
-that date itself (``--since``/``--until``), so one weekly partition reads only its own week, and a
-past week's figures do not change when old work is rebased or cherry-picked in later. The author
-date is kept on every commit too.
+The week clock is the **committer date**: the week a change entered the repository, so a past
+week's figures do not change when old work is rebased or cherry-picked in later (an author date
+would move commits into weeks already computed). The author date is kept on every commit too.
+One weekly partition diffs only its own week's commits; it finds them with a walk of the history
+that reads dates and no diffs (see :func:`iter_commits` for why not git's ``--since``).
 
 Merge commits are counted apart (``merges``) and their diff is not added to churn: the commits
 they bring in already carry those lines (git prints no numstat for a merge by default, so it is
@@ -165,7 +166,7 @@ class _GitStream:
     pipe could fill up and stall git while we read stdout). Stopped when the reader stops early."""
 
     def __init__(self, repo: Path, args: list[str], stdin: IO[bytes] | int = subprocess.DEVNULL):
-        self.args = args
+        self.command = " ".join(args[2 * args.count("-c") :][:3])  # what an error names: past the -c options
         self._stderr = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
@@ -185,7 +186,7 @@ class _GitStream:
         error = self._stderr.read().decode(errors="replace").strip()
         self.close()
         if code != 0 and not any(text in error for text in tolerated):
-            raise GitMetricsError(f"`git {' '.join(self.args[:4])} …` failed ({code}): {error[-500:]}")
+            raise GitMetricsError(f"`git {self.command} …` failed ({code}): {error[-500:]}")
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -555,8 +556,11 @@ class _WeekTally:
                 self.files[path] = _SHARED
 
 
-def collaboration(commits_by_contributor: Collection[int], files_changed: int, shared_files: int, merges: int):
-    """The collaboration score of one week, 0–100, and its three components, each in [0, 1]:
+def collaboration(
+    commits_by_contributor: Collection[int], files_changed: int, shared_files: int, merges: int
+) -> tuple[float, float, float, float]:
+    """The collaboration score of one week, 0–100, and its three components, each in [0, 1]
+    (returned as ``(score, evenness, shared_files, integration)``):
 
     * evenness ``E`` — how evenly the week's non-merge commits spread over its contributors: the
       normalised Shannon entropy ``H / ln n`` of their commit shares (n ≥ 2 contributors; 0 for
