@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
+    "git_metrics": ["--commits", "2000", "--repeat", "1"],
     "backfill_overhead": ["--days", "3", "--rows-per-day", "10", "--repeats", "1"],
     "drift": ["--rows", "20000", "--features", "6", "--repeat", "1"],
     "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
