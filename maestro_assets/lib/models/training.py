@@ -125,6 +125,7 @@ class TrialLogger:
 
     def __init__(self, tracking: Tracking, experiment: str, parent_run_id: str, tags: dict[str, str]):
         self.tracking, self.experiment, self.parent_run_id, self.tags = tracking, experiment, parent_run_id, tags
+        self.experiment_id = tracking.experiment_id(experiment)  # once, not once per trial
         self._queue: queue.Queue = queue.Queue()
         self._errors: list[BaseException] = []
         self.logged = 0
@@ -154,7 +155,7 @@ class TrialLogger:
             tags["maestro.trial_error"] = trial.error[:500]
         status = "FINISHED" if trial.state == "complete" else "KILLED"
         run = self.tracking.client.create_run(
-            self.tracking.experiment_id(self.experiment),
+            self.experiment_id,
             run_name=f"trial-{trial.number:03d}-{trial.family}",
             tags={**tags, "mlflow.parentRunId": self.parent_run_id},
         )
