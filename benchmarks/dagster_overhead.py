@@ -143,8 +143,8 @@ def demo_graph_child(scale: float, days: int) -> int:
         window = demo_window(days)
         materialized, failed_steps, stages = set(seeded.materialized), list(seeded.failed_steps), 1
         # bronze and silver: what the floor computes (gold, Feast and training sets have benchmarks of their own)
-        for keys, partitioned in run_stages(keys_in_groups(BRONZE_AND_SILVER)):
-            summary = materialize(keys, partition_range=window if partitioned else None)
+        for keys, partitions_def in run_stages(keys_in_groups(BRONZE_AND_SILVER)):
+            summary = materialize(keys, partition_range=window if partitions_def is not None else None)
             materialized |= set(summary.materialized)
             failed_steps += summary.failed_steps
             stages += 1

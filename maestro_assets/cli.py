@@ -108,7 +108,14 @@ def _seeded(scale: float, seed: int) -> bool:
 
 
 def cmd_demo(args) -> int:
-    from .platform_runner import ensure_dagster_home, keys_in_groups, materialize, preflight, run_stages
+    from .platform_runner import (
+        ensure_dagster_home,
+        keys_in_groups,
+        materialize,
+        partition_range_for,
+        preflight,
+        run_stages,
+    )
 
     home = ensure_dagster_home()
     for line in preflight(_resources(), sources=False):
@@ -123,13 +130,14 @@ def cmd_demo(args) -> int:
     started = time.monotonic()
     window = demo_partition_range()
     materialized, passed, failed, warned, held, ok = 0, 0, [], [], [], True
-    for keys, partitioned in run_stages(rest):
-        what = f"{len(keys)} {'partitioned' if partitioned else ''} assets".replace("  ", " ")
-        print(
-            f"materializing {what}" + (f" for {window[0]}..{window[1]} in one run" if partitioned else "") + " …",
-            flush=True,
-        )
-        summary = materialize(keys, partition_range=window if partitioned else None)
+    for keys, partitions_def in run_stages(rest):
+        span = None if partitions_def is None else partition_range_for(partitions_def, *window)
+        if partitions_def is not None and span is None:
+            print(f"skipping {len(keys)} assets: none of their partitions falls in {window[0]}..{window[1]}")
+            continue
+        what = f"{len(keys)} {'partitioned' if span else ''} assets".replace("  ", " ")
+        print(f"materializing {what}" + (f" for {span[0]}..{span[1]} in one run" if span else "") + " …", flush=True)
+        summary = materialize(keys, partition_range=span)
         gates = _only_model_gates_failed(summary)
         if not gates:
             _report_failures(summary)
@@ -162,7 +170,7 @@ def cmd_materialize(args) -> int:
     from dagster import AssetSelection
 
     from .definitions import defs
-    from .platform_runner import ensure_dagster_home, materialize, run_stages
+    from .platform_runner import ensure_dagster_home, materialize, partition_range_for, run_stages
 
     home = ensure_dagster_home()
     graph = defs.resolve_asset_graph()
@@ -181,10 +189,15 @@ def cmd_materialize(args) -> int:
     if window is not None and not partitioned:
         raise MaestroError(f"--select {args.select!r} selects no partitioned asset: drop --partition/--from/--to")
     ok = True
-    for stage, is_partitioned in run_stages(sorted(keys, key=lambda k: k.to_user_string())):
-        summary = materialize(stage, partition_range=window if is_partitioned else None)
+    for stage, partitions_def in run_stages(sorted(keys, key=lambda k: k.to_user_string())):
+        span = None if partitions_def is None else partition_range_for(partitions_def, *window)
+        if partitions_def is not None and span is None:
+            print(f"{len(stage)} asset(s) have no partition in {window[0]}..{window[1]}: not run")
+            ok = False
+            continue
+        summary = materialize(stage, partition_range=span)
         _report_failures(summary)
-        days = f" for {window[0]}..{window[1]}" if is_partitioned else ""
+        days = f" for {span[0]}..{span[1]}" if span else ""
         print(
             f"run {summary.run_id}: {'succeeded' if summary.success else 'FAILED'} — "
             f"{len(set(summary.materialized))} asset(s){days}, {len(summary.checks_passed)} checks passed, "

@@ -133,32 +133,55 @@ def keys_in_groups(groups: Iterable[str], exclude: bool = False) -> list:
     return [spec.key for spec in defs.resolve_all_asset_specs() if (spec.group_name in wanted) != exclude]
 
 
-def run_stages(asset_keys: Sequence) -> list[tuple[list, bool]]:
-    """Split ``asset_keys`` into runs in dependency order: each run holds assets that are all
-    partitioned or all unpartitioned, and everything upstream of it ran in an earlier stage."""
+def run_stages(asset_keys: Sequence) -> list[tuple[list, object]]:
+    """Split ``asset_keys`` into runs in dependency order: each run holds assets of one partitions
+    definition (``None``: unpartitioned; daily and weekly assets run apart), and everything upstream
+    of it ran in an earlier stage. Each stage: (keys, its partitions definition or None)."""
     from .definitions import defs
 
     graph = defs.resolve_asset_graph()
     remaining = set(asset_keys)
-    stages: list[tuple[list, bool]] = []
+    ordered = sorted(remaining, key=lambda k: k.to_user_string())
+    definitions: list = [None]
+    for key in ordered:
+        found = graph.get(key).partitions_def
+        if found is not None and found not in definitions:
+            definitions.append(found)
+    stages: list[tuple[list, object]] = []
     while remaining:
         progressed = False
-        for partitioned in (False, True):
+        for partitions_def in definitions:
             stage: list = []
             grew = True
             while grew:
                 grew = False
-                for key in sorted(remaining, key=lambda k: k.to_user_string()):
+                for key in [k for k in ordered if k in remaining]:
                     node = graph.get(key)
-                    if (node.partitions_def is not None) != partitioned:
+                    if node.partitions_def != partitions_def:
                         continue
                     if all(p not in remaining or p in stage for p in node.parent_keys):
                         stage.append(key)
                         remaining.discard(key)
                         grew = True
             if stage:
-                stages.append((stage, partitioned))
+                stages.append((stage, partitions_def))
                 progressed = True
         if not progressed:
             raise RuntimeError(f"cannot order the assets {sorted(k.to_user_string() for k in remaining)}")
     return stages
+
+
+def partition_range_for(partitions_def, first_day: str, last_day: str) -> tuple[str, str] | None:
+    """The first and last keys of ``partitions_def`` whose time window overlaps the days
+    ``first_day..last_day`` (the same days for daily partitions, the weeks that hold them for weekly
+    ones); None when no partition of it falls there."""
+    from datetime import date, datetime, time, timedelta
+
+    start = datetime.combine(date.fromisoformat(first_day), time.min)
+    end = datetime.combine(date.fromisoformat(last_day) + timedelta(days=1), time.min)
+    inside = []
+    for key in partitions_def.get_partition_keys():
+        window = partitions_def.time_window_for_partition_key(key)
+        if window.start.replace(tzinfo=None) < end and window.end.replace(tzinfo=None) > start:
+            inside.append(key)
+    return (inside[0], inside[-1]) if inside else None
