@@ -217,7 +217,7 @@ def feature_columns(history: pd.DataFrame) -> list[str]:
     return [c for c in FEATURES if c in history.columns] + roles
 
 
-def _conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
+def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
     """The k-th smallest absolute residual, k = ceil((n + 1) · coverage); inf when k > n."""
     n = len(residuals)
     k = math.ceil((n + 1) * coverage)
@@ -302,7 +302,7 @@ class SuccessPredictor:
             model = self._automl().fit(X.iloc[train], finished[target].iloc[train])
             residuals = finished[target].iloc[calibration].to_numpy() - model.predict(X.iloc[calibration])
             self.models_[target] = model
-            self.half_widths_[target] = _conformal_half_width(residuals, self.coverage)
+            self.half_widths_[target] = conformal_half_width(residuals, self.coverage)
         self.report_ = self._evaluate(finished.iloc[test])
         return self
 

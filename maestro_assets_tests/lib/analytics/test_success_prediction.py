@@ -19,6 +19,7 @@ from maestro_assets.lib.analytics.success import (
     TEAM_SIZE_RULE,
     SuccessPredictor,
     TooFewProjectsError,
+    conformal_half_width,
     feature_columns,
     project_history,
     team_size_recommendation,
@@ -189,6 +190,13 @@ def test_half_width_is_the_finite_sample_corrected_calibration_quantile(large):
     assert predictor.half_widths_["duration_days"] == pytest.approx(expected)
     unclipped = mine[mine["lower"] > 0]
     assert ((unclipped["upper"] - unclipped["lower"]) / 2).to_numpy() == pytest.approx(expected)
+
+
+def test_conformal_quantile_uses_the_finite_sample_correction():
+    residuals = np.array([-10.0, 9, -8, 7, 6, -5, 4, 3, -2, 1])
+    assert conformal_half_width(residuals, 0.8) == 9.0  # k = ceil(11 * 0.8) = 9, not ceil(10 * 0.8) = 8
+    assert conformal_half_width(residuals, 0.5) == 6.0  # k = ceil(5.5) = 6
+    assert conformal_half_width(residuals[:3], 0.8) == math.inf  # k = 4 > n: no finite interval is valid
 
 
 def test_team_size_recommendation_follows_the_planted_effect(large):
