@@ -36,10 +36,11 @@ cut into a test split (``test_share``, never used to fit or calibrate), a calibr
 (``calibration_share`` of the rest) and the training rows. Each target's AutoML is fitted on the
 training rows only; on the calibration rows the absolute residuals ``|y - ŷ|`` are sorted and the
 half-width ``q`` is the k-th smallest with ``k = ceil((n + 1) · coverage)`` — the finite-sample
-correction that makes ``P(y ∈ [ŷ - q, ŷ + q]) ≥ coverage`` for a new exchangeable project (when
-``k > n`` the interval is unbounded, which the minimum of calibration rows prevents for the usual
-levels). Point predictions and bounds are then clipped to the target's possible range (score
-0–100, duration and cost ≥ 0), which can only keep a true value inside. The fitted models are
+correction that makes ``P(y ∈ [ŷ - q, ŷ + q]) ≥ coverage`` for a new exchangeable project. When
+``k > n`` no finite interval is valid: ``fit`` refuses, naming the calibration rows the level needs
+(:func:`calibration_rows_needed`; 4 at 0.8, 19 at 0.95). Point predictions and bounds are then
+clipped to the target's possible range (score 0–100, duration and cost ≥ 0), which can only keep a
+true value inside. The fitted models are
 the ones evaluated: they are not refitted on the test rows afterwards, so ``report()`` describes
 exactly the models that predict.
 """
@@ -224,6 +225,14 @@ def conformal_half_width(residuals: np.ndarray, coverage: float) -> float:
     return float(np.sort(np.abs(residuals))[k - 1]) if k <= n else math.inf
 
 
+def calibration_rows_needed(coverage: float) -> int:
+    """The fewest calibration rows n with ceil((n + 1) · coverage) <= n: a finite interval."""
+    n = 1
+    while math.ceil((n + 1) * coverage) > n:
+        n += 1
+    return n
+
+
 def _r2(actual: np.ndarray, predicted: np.ndarray) -> float:
     spread = float(((actual - actual.mean()) ** 2).sum())
     return 1.0 - float(((actual - predicted) ** 2).sum()) / spread if spread > 0 else float("nan")
@@ -291,6 +300,12 @@ class SuccessPredictor:
         order = np.random.default_rng(self.random_state).permutation(len(finished))
         n_test = max(1, round(self.test_share * len(finished)))
         n_calibration = max(MIN_CALIBRATION_ROWS, round(self.calibration_share * (len(finished) - n_test)))
+        if n_calibration < calibration_rows_needed(self.coverage):
+            raise SuccessPredictionError(
+                f"coverage={self.coverage}: a finite split-conformal interval needs at least "
+                f"{calibration_rows_needed(self.coverage)} calibration projects, the split gives {n_calibration} "
+                f"(more finished projects, a larger calibration_share or a lower coverage)"
+            )
         test, calibration, train = np.split(order, [n_test, n_test + n_calibration])
         self.split_ = {
             name: finished["project_id"].iloc[rows].tolist()

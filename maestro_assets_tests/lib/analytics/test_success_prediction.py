@@ -17,8 +17,10 @@ from maestro_assets.lib.analytics.success import (
     MIN_FINISHED_PROJECTS,
     TARGETS,
     TEAM_SIZE_RULE,
+    SuccessPredictionError,
     SuccessPredictor,
     TooFewProjectsError,
+    calibration_rows_needed,
     conformal_half_width,
     feature_columns,
     project_history,
@@ -219,6 +221,14 @@ def test_too_few_finished_projects_is_a_clear_error():
     history = project_history(**synthetic_tables(12, seed=4, unfinished_share=0.0))
     with pytest.raises(TooFewProjectsError, match=rf"12 finished projects.*at least {MIN_FINISHED_PROJECTS}"):
         SuccessPredictor(**FAST).fit(history)
+
+
+def test_a_coverage_the_calibration_split_cannot_support_is_refused():
+    assert calibration_rows_needed(0.8) == 4 and calibration_rows_needed(0.95) == 19
+    history = project_history(**synthetic_tables(40, seed=5, unfinished_share=0.0))
+    refused = r"coverage=0.99: .* at least 99 calibration projects, .* gives 10"
+    with pytest.raises(SuccessPredictionError, match=refused):
+        SuccessPredictor(coverage=0.99, **FAST).fit(history)
 
 
 def test_saved_predictor_predicts_the_same(large, tmp_path):
