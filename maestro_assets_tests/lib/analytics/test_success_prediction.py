@@ -231,6 +231,19 @@ def test_a_coverage_the_calibration_split_cannot_support_is_refused():
         SuccessPredictor(coverage=0.99, **FAST).fit(history)
 
 
+def test_bad_input_names_what_is_wrong(large):
+    history, predictor = large
+    with pytest.raises(SuccessPredictionError, match="history_rows: missing column.*team_size"):
+        predictor.predict(history.drop(columns=["team_size"]))
+    with pytest.raises(SuccessPredictionError, match="not fitted"):
+        SuccessPredictor().predict(history)
+    tables = synthetic_tables(20, seed=6)
+    with pytest.raises(SuccessPredictionError, match="tasks: missing column.*complexity"):
+        project_history(**{**tables, "tasks": tables["tasks"].drop(columns=["complexity"])})
+    with pytest.raises(SuccessPredictionError, match=r"projects: team_id \[99\] not in teams"):
+        project_history(**{**tables, "projects": tables["projects"].assign(team_id=99)})
+
+
 def test_saved_predictor_predicts_the_same(large, tmp_path):
     history, predictor = large
     loaded = SuccessPredictor.load(predictor.save(tmp_path / "success"))
