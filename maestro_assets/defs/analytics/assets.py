@@ -232,8 +232,8 @@ def git_weekly_metrics(context: AssetExecutionContext, warehouse: WarehouseResou
         metadata={
             "dagster/row_count": written,
             "repositories": len(rows),
-            "week": MetadataValue.md(_md(weeks.drop(columns=score[1:])).value),
-            "collaboration_score": MetadataValue.md(_md(weeks[score]).value),
+            "week": _md(weeks.drop(columns=score[1:])),
+            "collaboration_score": _md(weeks[score]),
             "contributors": _md(pd.DataFrame(people).drop(columns=["week_start", "partition_key"], errors="ignore")),
         }
     )

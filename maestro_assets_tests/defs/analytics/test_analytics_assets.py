@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
 
 from maestro_assets.cli import main
@@ -26,6 +27,7 @@ from maestro_assets.lib.analytics.cicd import cicd_metrics, github_export_record
 from maestro_assets.lib.analytics.config import load_analytics_config
 from maestro_assets.lib.analytics.git_metrics import commit_times, iter_commits, repository_week, week_start_of
 from maestro_assets.lib.analytics.process_metrics import cicd_week_values, git_week_values, read_week
+from maestro_assets.lib.analytics.store import ProcessMetric
 from maestro_assets.resources import DemoSourceDatabaseResource, LakeResource, MlflowResource, WarehouseResource
 
 SCALE = 0.01
@@ -56,7 +58,21 @@ def busiest_week() -> date:
     return max(set(weeks), key=weeks.count)
 
 
-def test_git_weekly_metrics_writes_what_repository_week_computes_and_a_rerun_replaces_it(demo_resources):
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse(request, maestro_home):
+    """The embedded SQLite warehouse, and PostgreSQL: the migrations and the week's replace on both."""
+    return WarehouseResource(url=request.getfixturevalue("postgres_url") if request.param == "postgres" else None)
+
+
+def stored_rows(engine, week: date) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(ProcessMetric).where(ProcessMetric.period_start == week)
+        ).scalar_one()
+
+
+def test_git_weekly_metrics_writes_what_repository_week_computes_and_a_rerun_replaces_it(demo_resources, warehouse):
+    demo_resources = {**demo_resources, "warehouse": warehouse}
     with DagsterInstance.ephemeral() as instance:
         seed(instance, demo_resources)
         week = busiest_week()
@@ -74,6 +90,7 @@ def test_git_weekly_metrics_writes_what_repository_week_computes_and_a_rerun_rep
     engine = demo_resources["warehouse"].client().engine
     stored = read_week(engine, "repository", REPOSITORY, week, "git.")
     assert stored == git_week_values(metrics, contributors)
+    assert stored_rows(engine, week) == len(stored)  # the re-run replaced the week's rows, no duplicates
     assert stored["git.commits"] == metrics.commits
     assert sum(v for k, v in stored.items() if k.startswith("git.contributor.commits.")) == metrics.commits
     metadata = result.asset_materializations_for_node("git_weekly_metrics")[-1].metadata
