@@ -27,6 +27,7 @@ from .lib import settings
 from .lib.errors import ConfigurationError, MaestroError
 
 DEMO_GROUP = "demo_source_system"
+ANALYTICS_GROUP = "analytics"
 UI_HINT = "Open the UI: `make ui`, then http://127.0.0.1:{port} (DAGSTER_HOME={home})"
 
 
@@ -123,11 +124,14 @@ def cmd_demo(args) -> int:
         return code
     for line in _source_lines():
         print(line)
-    rest = keys_in_groups([DEMO_GROUP], exclude=True)
+    rest = keys_in_groups([DEMO_GROUP, ANALYTICS_GROUP], exclude=True)
     started = time.monotonic()
-    window = demo_partition_range()
+    days, weeks = demo_partition_range(), demo_week_range()
+    # analytics last: the artifact library reads what every other asset made; its metrics are weekly
+    stages = [(keys, partitioned, days) for keys, partitioned in run_stages(rest)]
+    stages += [(keys, partitioned, weeks) for keys, partitioned in run_stages(keys_in_groups([ANALYTICS_GROUP]))]
     materialized, passed, failed, warned, held, ok = 0, 0, [], [], [], True
-    for keys, partitioned in run_stages(rest):
+    for keys, partitioned, window in stages:
         what = f"{len(keys)} {'partitioned' if partitioned else ''} assets".replace("  ", " ")
         print(
             f"materializing {what}" + (f" for {window[0]}..{window[1]} in one run" if partitioned else "") + " …",
@@ -336,6 +340,13 @@ def _artifact_library():
     return ArtifactLibrary(engine)
 
 
+def _short(version: str | None) -> str:
+    """A version for a table: a Dagster data version (64 hex digits) as its first 12."""
+    if not version:
+        return "-"
+    return version if len(version) <= 16 else version[:12] + "…"
+
+
 def cmd_artifacts_search(args) -> int:
     import pandas as pd
 
@@ -349,7 +360,7 @@ def cmd_artifacts_search(args) -> int:
             {
                 "kind": a.kind,
                 "name": a.name,
-                "latest_version": a.latest_version or "-",
+                "latest_version": _short(a.latest_version),
                 "versions": a.versions,
                 "owner": a.owner or "-",
                 "tags": ", ".join(a.tags)[:60] or "-",
@@ -376,6 +387,17 @@ def demo_partition_range() -> tuple[str, str]:
     from .lib.demo.generator import demo_days
 
     first, last = demo_days()
+    return first.isoformat(), last.isoformat()
+
+
+def demo_week_range() -> tuple[str, str]:
+    """The weekly partitions that hold the demo's data: the Mondays of its first and last day."""
+    from datetime import date
+
+    from .lib.analytics.git_metrics import week_start_of
+    from .lib.dates import start_of_day
+
+    first, last = (week_start_of(start_of_day(date.fromisoformat(day))) for day in demo_partition_range())
     return first.isoformat(), last.isoformat()
 
 

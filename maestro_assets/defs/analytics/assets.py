@@ -9,12 +9,14 @@ there is no separate store asset to forget to materialize, and any one of them c
 """
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
+    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -189,13 +191,15 @@ def top_artifacts(context: AssetExecutionContext, warehouse: WarehouseResource):
     )
 
 
-def _week_and_engine(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """The partition's Monday, and the migrated warehouse a weekly asset writes its rows to."""
-    return date.fromisoformat(context.partition_key), analytics_library(warehouse).engine
+def _weeks_and_engine(context: AssetExecutionContext, warehouse: WarehouseResource) -> tuple[list[date], Any]:
+    """The Mondays of the run's partitions (one, or a range in one run), and the migrated warehouse
+    a weekly asset writes its rows to."""
+    return [date.fromisoformat(key) for key in context.partition_keys], analytics_library(warehouse).engine
 
 
 def weekly_asset(name: str, kinds: set[str], upstream: AssetKey, description: str):
-    """The decorator of a weekly metrics asset of the group, downstream of what it reads."""
+    """The decorator of a weekly metrics asset of the group, downstream of what it reads; a range
+    of weeks (a backfill) is one run, each week computed and replaced on its own."""
     return asset(
         name=name,
         kinds=kinds,
@@ -204,8 +208,14 @@ def weekly_asset(name: str, kinds: set[str], upstream: AssetKey, description: st
         group_name=GROUP,
         owners=[OWNER],
         partitions_def=WEEKLY,
+        backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
     )
+
+
+def _row_counts(context: AssetExecutionContext, written: dict[str, int]) -> None:
+    for key, rows in written.items():  # the UI's partition view shows each week's own count
+        context.add_asset_metadata({"dagster/row_count": rows}, partition_key=key)
 
 
 @weekly_asset(
@@ -217,24 +227,26 @@ def weekly_asset(name: str, kinds: set[str], upstream: AssetKey, description: st
 )
 @bad_input_fails_fast
 def git_weekly_metrics(context: AssetExecutionContext, warehouse: WarehouseResource):
-    week, engine = _week_and_engine(context, warehouse)
-    rows, people, written = [], [], 0
-    for repository in ANALYTICS.repositories:
-        metrics, contributors = repository_week(repository.local_path(), week)
-        written += replace_week(
-            engine, "repository", repository.name, week, GIT_PREFIX, git_week_values(metrics, contributors)
-        )
-        rows.append({"repository": repository.name, **{k: v for k, v in vars(metrics).items() if k != "week_start"}})
-        people += [{"repository": repository.name, **vars(c)} for c in contributors]
-    weeks = pd.DataFrame(rows)
-    score = ["repository", "collaboration_score", "evenness", "shared_files", "integration"]
+    weeks, engine = _weeks_and_engine(context, warehouse)
+    rows, people, written = [], [], dict.fromkeys(context.partition_keys, 0)
+    for week in weeks:
+        for repository in ANALYTICS.repositories:
+            metrics, contributors = repository_week(repository.local_path(), week)
+            values = git_week_values(metrics, contributors)
+            written[week.isoformat()] += replace_week(engine, "repository", repository.name, week, GIT_PREFIX, values)
+            rows.append({"repository": repository.name, **vars(metrics)})
+            people += [{"repository": repository.name, **vars(c)} for c in contributors]
+    table = pd.DataFrame(rows).drop(columns=["week_start"])
+    score = ["partition_key", "repository", "collaboration_score", "evenness", "shared_files", "integration"]
+    _row_counts(context, written)
     return MaterializeResult(
         metadata={
-            "dagster/row_count": written,
-            "repositories": len(rows),
-            "week": _md(weeks.drop(columns=score[1:])),
-            "collaboration_score": _md(weeks[score]),
-            "contributors": _md(pd.DataFrame(people).drop(columns=["week_start", "partition_key"], errors="ignore")),
+            "rows_written": sum(written.values()),
+            "repositories": len(ANALYTICS.repositories),
+            "weeks": len(weeks),
+            "week": _md(table.drop(columns=score[2:])),
+            "collaboration_score": _md(table[score]),
+            "contributors": _md(pd.DataFrame(people).drop(columns=["week_start"], errors="ignore")),
         }
     )
 
@@ -248,38 +260,43 @@ def git_weekly_metrics(context: AssetExecutionContext, warehouse: WarehouseResou
 )
 @bad_input_fails_fast
 def cicd_weekly_metrics(context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource):
-    week, engine = _week_and_engine(context, warehouse)
-    window = week_window(week)
+    weeks, engine = _weeks_and_engine(context, warehouse)
     predicate = ANALYTICS.deployment_predicate()
-    rows, bands, patterns, written = [], [], [], 0
+    rows, bands, patterns, written = [], [], [], dict.fromkeys(context.partition_keys, 0)
     for source in ANALYTICS.ci_sources:
-        runs = ci_runs(source, lake.client(), window, predicate)
+        span = (week_window(weeks[0])[0], week_window(weeks[-1])[1])
+        runs = ci_runs(source, lake.client(), span, predicate)
         repository = ANALYTICS.repository(source.repository)
         times = commit_times(repository.local_path()) if repository is not None else None
-        metrics = cicd_metrics(runs, *window, commit_times=times)
-        written += replace_week(
-            engine, "repository", source.name, window[0].date(), CI_PREFIXES, cicd_week_values(metrics)
-        )
-        dora = metrics.dora
-        rows.append(
-            {
-                "source": source.name,
-                "runs": metrics.runs,
-                "success_rate": metrics.success_rate,
-                "average_duration_s": metrics.average_duration_seconds,
-                "median_duration_s": metrics.median_duration_seconds,
-                "deployments": dora.deployments,
-                "lead_time_median_h": dora.lead_time_median_hours,
-                "change_failure_rate": dora.change_failure_rate,
-                "time_to_restore_median_h": dora.time_to_restore_median_hours,
-            }
-        )
-        bands.append({"source": source.name, **dora.bands})
-        patterns += [{"source": source.name, **vars(p)} for p in metrics.failure_patterns[:10]]
+        for week in weeks:
+            metrics = cicd_metrics(runs, *week_window(week), commit_times=times)
+            values = cicd_week_values(metrics)
+            written[week.isoformat()] += replace_week(engine, "repository", source.name, week, CI_PREFIXES, values)
+            dora = metrics.dora
+            rows.append(
+                {
+                    "week": week.isoformat(),
+                    "source": source.name,
+                    "runs": metrics.runs,
+                    "success_rate": metrics.success_rate,
+                    "average_duration_s": metrics.average_duration_seconds,
+                    "median_duration_s": metrics.median_duration_seconds,
+                    "deployments": dora.deployments,
+                    "lead_time_median_h": dora.lead_time_median_hours,
+                    "change_failure_rate": dora.change_failure_rate,
+                    "time_to_restore_median_h": dora.time_to_restore_median_hours,
+                }
+            )
+            bands.append({"week": week.isoformat(), "source": source.name, **dora.bands})
+            patterns += [
+                {"week": week.isoformat(), "source": source.name, **vars(p)} for p in metrics.failure_patterns[:5]
+            ]
+    _row_counts(context, written)
     return MaterializeResult(
         metadata={
-            "dagster/row_count": written,
-            "sources": len(rows),
+            "rows_written": sum(written.values()),
+            "sources": len(ANALYTICS.ci_sources),
+            "weeks": len(weeks),
             "week": _md(pd.DataFrame(rows)),
             "dora_bands": _md(pd.DataFrame(bands)),
             "failure_patterns": _md(pd.DataFrame(patterns)),

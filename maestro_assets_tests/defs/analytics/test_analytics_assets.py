@@ -5,7 +5,7 @@ and the artifact library reads the instance's materializations incrementally; th
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from maestro_assets.defs.analytics.assets import (
 from maestro_assets.defs.demo.assets import CI_EXPORT_KEY, demo_source_system
 from maestro_assets.defs.ingestion.assets import bronze_assets
 from maestro_assets.defs.quality.assets import silver_assets
+from maestro_assets.defs.runs import partition_range_tags
 from maestro_assets.lib import settings
 from maestro_assets.lib.analytics.artifacts import ArtifactLibrary
 from maestro_assets.lib.analytics.cicd import cicd_metrics, github_export_records, github_run, week_window
@@ -94,32 +95,37 @@ def test_git_weekly_metrics_writes_what_repository_week_computes_and_a_rerun_rep
     assert stored["git.commits"] == metrics.commits
     assert sum(v for k, v in stored.items() if k.startswith("git.contributor.commits.")) == metrics.commits
     metadata = result.asset_materializations_for_node("git_weekly_metrics")[-1].metadata
-    assert metadata["dagster/row_count"].value == len(stored)
+    assert metadata["dagster/row_count"].value == metadata["rows_written"].value == len(stored)
     assert str(metrics.collaboration_score) in metadata["collaboration_score"].value
 
 
-def test_cicd_weekly_metrics_writes_the_weeks_pipeline_and_dora_figures(demo_resources):
+def test_cicd_weekly_metrics_writes_each_weeks_pipeline_and_dora_figures_in_one_run(demo_resources):
     lake = demo_resources["lake"]
     with DagsterInstance.ephemeral() as instance:
         seed(instance, demo_resources)
-        where = "the demo export"
-        runs = [
-            github_run(r, where, i)
-            for i, r in enumerate(github_export_records(json.loads(lake.client().get(CI_EXPORT_KEY)), where))
-        ]
+        export = json.loads(lake.client().get(CI_EXPORT_KEY))
+        runs = [github_run(r, "export", i) for i, r in enumerate(github_export_records(export, "export"))]
         deployed = sorted(run.created_at for run in runs if run.is_deployment)
-        week = week_start_of(deployed[len(deployed) // 2])
-        result = materialize(
-            [cicd_weekly_metrics], resources=demo_resources, instance=instance, partition_key=week.isoformat()
+        weeks = [week_start_of(deployed[len(deployed) // 2])]
+        weeks.append(weeks[0] + timedelta(days=7))
+        result = materialize(  # two weeks in one run, as a single-run backfill does
+            [cicd_weekly_metrics],
+            resources=demo_resources,
+            instance=instance,
+            tags=partition_range_tags(*(w.isoformat() for w in weeks)),
         )
         assert result.success
-    expected = cicd_metrics(runs, *week_window(week), commit_times=commit_times(settings.demo_git_path()))
-    assert expected.runs > 0 and expected.dora.completed_deployments > 0
+        assert instance.get_materialized_partitions(cicd_weekly_metrics.key) == {w.isoformat() for w in weeks}
+    times = commit_times(settings.demo_git_path())
     engine = demo_resources["warehouse"].client().engine
-    stored = read_week(engine, "repository", REPOSITORY, week)
-    assert stored == cicd_week_values(expected)
+    for week in weeks:
+        expected = cicd_metrics(runs, *week_window(week), commit_times=times)
+        assert read_week(engine, "repository", REPOSITORY, week) == cicd_week_values(expected)
+    first = cicd_metrics(runs, *week_window(weeks[0]), commit_times=times)
+    assert first.runs > 0 and first.dora.completed_deployments > 0
     metadata = result.asset_materializations_for_node("cicd_weekly_metrics")[-1].metadata
-    assert expected.dora.bands["deployment_frequency"] in metadata["dora_bands"].value
+    assert metadata["weeks"].value == 2
+    assert first.dora.bands["deployment_frequency"] in metadata["dora_bands"].value
 
 
 def test_artifact_library_registers_only_what_is_new_and_the_cli_finds_it(
