@@ -5,13 +5,14 @@ and the artifact library reads the instance's materializations incrementally; th
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, DefaultScheduleStatus, build_schedule_context, materialize
 
 from maestro_assets.cli import main
+from maestro_assets.definitions import defs as code_location
 from maestro_assets.defs.analytics.assets import (
     artifact_library,
     cicd_weekly_metrics,
@@ -161,8 +162,14 @@ def test_artifact_library_registers_only_what_is_new_and_the_cli_finds_it(
         assert second["registered"].value == [users, silver]
         assert second["usage_recorded"].value == 1  # silver users read bronze users
         assert second["materializations_read"].value == 3  # bronze and silver users, and the first read itself
+        assert second["mlflow_versions_read"].value == 0
+
+        register_model_version(resources["mlflow"].client().client, tmp_path, "churn_model")
         third = run(artifact_library).asset_materializations_for_node("artifact_library")[-1].metadata
-        assert third["registered"].value == []
+        assert third["registered"].value == []  # no new materialization but the second read's own
+        assert (third["mlflow_versions_read"].value, third["mlflow_versions_registered"].value) == (1, 1)
+        fourth = run(artifact_library).asset_materializations_for_node("artifact_library")[-1].metadata
+        assert (fourth["mlflow_versions_read"].value, fourth["materializations_read"].value) == (0, 1)
 
         top = run(top_artifacts).asset_materializations_for_node("top_artifacts")[-1].metadata
         assert "bronze/demo_db/users" in top["impact"].value
@@ -197,6 +204,18 @@ def test_artifact_library_registers_only_what_is_new_and_the_cli_finds_it(
     assert main(["artifacts", "search", "--tag", "python"]) == 0
     out = capsys.readouterr().out
     assert "ingest-lib" in out and "1.2.0" in out and "bronze" not in out
+    assert main(["artifacts", "search", "--kind", "model"]) == 0
+    out = capsys.readouterr().out
+    assert "churn_model" in out and "team:ml" in out
+
+
+def register_model_version(client, tmp_path, name: str) -> None:
+    """A model version in the MLflow registry, made the way a training run makes one."""
+    experiment = client.create_experiment("analytics_assets", artifact_location=(tmp_path / "mlruns").as_uri())
+    run_id = client.create_run(experiment, tags={"owner": "team:ml"}).info.run_id
+    client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+    client.create_registered_model(name)
+    client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
 
 
 def _version(instance, key: AssetKey) -> str:
@@ -212,3 +231,23 @@ def test_a_bad_analytics_file_names_the_file_and_the_field(tmp_path):
     path.write_text("repositories:\n  - {name: a}\nci_sources:\n  - {name: b, lake_key: k, repository: nope}\n")
     with pytest.raises(Exception, match=r"ci_sources.0.repository: 'nope' is not one of the repositories \(a\)"):
         load_analytics_config(path)
+
+
+def test_maestro_analytics_names_the_file_and_relative_paths_are_the_files_own(tmp_path, monkeypatch):
+    path = tmp_path / "conf" / "analytics.yaml"
+    path.parent.mkdir()
+    path.write_text("repositories:\n  - {name: svc, path: ../repos/svc}\nci_sources: []\n")
+    monkeypatch.setenv(settings.ENV_ANALYTICS, str(path))
+    config = load_analytics_config()
+    assert [(r.name, r.local_path()) for r in config.repositories] == [("svc", tmp_path / "repos" / "svc")]
+    assert config.ci_sources == []
+
+
+def test_the_weekly_schedule_is_stopped_and_asks_for_the_week_just_ended():
+    schedule = code_location.resolve_schedule_def("analytics_weekly_schedule")
+    assert schedule.default_status == DefaultScheduleStatus.STOPPED
+    monday = datetime(2026, 10, 12, tzinfo=UTC)
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=monday)
+        [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-10-05"
