@@ -29,7 +29,7 @@ from maestro_assets.lib.analytics.cicd import cicd_metrics, github_export_record
 from maestro_assets.lib.analytics.config import load_analytics_config
 from maestro_assets.lib.analytics.git_metrics import commit_times, iter_commits, repository_week, week_start_of
 from maestro_assets.lib.analytics.process_metrics import cicd_week_values, git_week_values, read_week
-from maestro_assets.lib.analytics.store import ProcessMetric
+from maestro_assets.lib.analytics.store import ArtifactUsage, ArtifactVersion, ProcessMetric
 from maestro_assets.resources import DemoSourceDatabaseResource, LakeResource, MlflowResource, WarehouseResource
 
 SCALE = 0.01
@@ -157,7 +157,8 @@ def test_artifact_library_registers_only_what_is_new_and_the_cli_finds_it(
 
         run(BRONZE[USERS], SILVER[SILVER_USERS])  # a dataset and its consumer arrive between two reads
         second = run(artifact_library).asset_materializations_for_node("artifact_library")[-1].metadata
-        users = f"bronze/demo_db/users@{_version(instance, USERS)}"
+        users_version = _version(instance, USERS)
+        users = f"bronze/demo_db/users@{users_version}"
         silver = f"silver/demo_db/users@{_version(instance, SILVER_USERS)}"
         assert second["registered"].value == [users, silver]
         assert second["usage_recorded"].value == 1  # silver users read bronze users
@@ -176,6 +177,13 @@ def test_artifact_library_registers_only_what_is_new_and_the_cli_finds_it(
         assert top["usage_over_time"].value.startswith("![usage of the top artifacts](data:image/png;base64,")
 
     library = ArtifactLibrary(url)
+    with library.engine.connect() as conn:  # the exact version silver read, from its input data version
+        uses = conn.execute(
+            sa.select(ArtifactVersion.version, ArtifactUsage.consumer_name, ArtifactUsage.how).join(
+                ArtifactVersion, ArtifactVersion.id == ArtifactUsage.artifact_version_id
+            )
+        ).all()
+    assert [tuple(u) for u in uses] == [(users_version, "silver/demo_db/users", "lineage")]
     used = library.catalogue().set_index("name")
     assert used.loc["bronze/demo_db/users", "uses"] == 1 and used.loc["bronze/demo_db/tasks", "uses"] == 0
     capsys.readouterr()
