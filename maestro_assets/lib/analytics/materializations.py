@@ -14,6 +14,12 @@ a :class:`Materialization` (plain values); this module decides what the library 
   metadata names when the library has it, else the model's latest.
 
 Usage is idempotent per (version, consumer, time), so reading an event twice records it once.
+
+A version is what one data version names. Dagster derives an asset's data version from its code
+version and its inputs' data versions; an asset without a code version gets the run's id as one, so
+every partition a single run wrote (a range, a backfill) has the same data version and they are
+ONE version of the artifact, the first partition read kept as its ``partition`` — a version is
+"what this run made", and each later run of a day is a new version.
 """
 
 from __future__ import annotations
