@@ -10,6 +10,10 @@ maestro automl --data TRAIN.csv|parquet --target COL [--budget S | --trials N] [
 maestro models history NAME   a registered model's aliases now and every audited alias change, oldest first
 maestro models rollback NAME [--reason TEXT]
                               move the model's champion back one step (audited), print what moved
+maestro artifacts search [--tag T] [--kind K] [TEXT]
+                              artifacts of the library whose name, description or owner holds TEXT
+maestro artifacts register --kind K --name N --version V [--owner O] [--tag T ...]
+                              register an artifact version by hand (code, a hand-made file)
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .lib import settings
 from .lib.errors import ConfigurationError, MaestroError
 
 DEMO_GROUP = "demo_source_system"
+ANALYTICS_GROUP = "analytics"
 UI_HINT = "Open the UI: `make ui`, then http://127.0.0.1:{port} (DAGSTER_HOME={home})"
 
 
@@ -126,11 +131,13 @@ def cmd_demo(args) -> int:
         return code
     for line in _source_lines():
         print(line)
-    rest = keys_in_groups([DEMO_GROUP], exclude=True)
+    rest = keys_in_groups([DEMO_GROUP, ANALYTICS_GROUP], exclude=True)
     started = time.monotonic()
     window = demo_partition_range()
+    # analytics last: the artifact library reads what every other asset made
+    stages = run_stages(rest) + run_stages(keys_in_groups([ANALYTICS_GROUP]))
     materialized, passed, failed, warned, held, ok = 0, 0, [], [], [], True
-    for keys, partitions_def in run_stages(rest):
+    for keys, partitions_def in stages:
         span = None if partitions_def is None else partition_range_for(partitions_def, *window)
         if partitions_def is not None and span is None:
             print(f"skipping {len(keys)} assets: none of their partitions falls in {window[0]}..{window[1]}")
@@ -333,6 +340,60 @@ def cmd_models_rollback(args) -> int:
     return 0
 
 
+def _artifact_library():
+    """The artifact library on the warehouse the assets write (MAESTRO_WAREHOUSE_URL, default under
+    MAESTRO_HOME), its tables migrated first."""
+    from .lib.analytics import store
+    from .lib.analytics.artifacts import ArtifactLibrary
+    from .resources import build_resources
+
+    engine = build_resources()["warehouse"].client().engine
+    store.upgrade(engine)
+    return ArtifactLibrary(engine)
+
+
+def _short(version: str | None) -> str:
+    """A version for a table: a Dagster data version (64 hex digits) as its first 12."""
+    if not version:
+        return "-"
+    return version if len(version) <= 16 else version[:12] + "…"
+
+
+def cmd_artifacts_search(args) -> int:
+    import pandas as pd
+
+    found = _artifact_library().search(args.text, tag=args.tag, kind=args.kind)
+    asked = ", ".join(f"{k} {v!r}" for k, v in (("text", args.text), ("tag", args.tag), ("kind", args.kind)) if v)
+    if not found:
+        print(f"no artifact matches {asked or 'anything (the library is empty)'}")
+        return 0
+    table = pd.DataFrame(
+        [
+            {
+                "kind": a.kind,
+                "name": a.name,
+                "latest_version": _short(a.latest_version),
+                "versions": a.versions,
+                "owner": a.owner or "-",
+                "tags": ", ".join(a.tags)[:60] or "-",
+            }
+            for a in found
+        ]
+    )
+    print(f"{len(found)} artifact(s){' matching ' + asked if asked else ''}:")
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_artifacts_register(args) -> int:
+    registered = _artifact_library().register_by_hand(
+        args.kind, args.name, args.version, owner=args.owner, tags=args.tag or (), description=args.description
+    )
+    state = "registered" if registered.created else "already registered (tags merged)"
+    print(f"artifact {registered.kind}:{registered.name} version {registered.version} {state}")
+    return 0
+
+
 def demo_partition_range() -> tuple[str, str]:
     """The daily partitions that hold the demo's data: its whole 90-day window."""
     from .lib.demo.generator import demo_days
@@ -380,6 +441,26 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("name", help="the registered model's name, e.g. task_lateness")
     rollback.add_argument("--reason", default="rollback from the command line", help="why (kept in the audit)")
     rollback.set_defaults(func=cmd_models_rollback)
+    from .lib.analytics.store import ARTIFACT_KINDS
+
+    artifacts = sub.add_parser("artifacts", help="the artifact library: search, register by hand").add_subparsers(
+        dest="artifacts_command", required=True
+    )
+    search = artifacts.add_parser("search", help="artifacts whose name, description or owner holds TEXT")
+    search.add_argument("text", nargs="?", help="text to look for (any case); none: every artifact")
+    search.add_argument("--tag", help="only artifacts with this label, e.g. group=ingestion")
+    search.add_argument("--kind", choices=ARTIFACT_KINDS, help="only artifacts of this kind")
+    search.set_defaults(func=cmd_artifacts_search)
+    register = artifacts.add_parser("register", help="register an artifact version by hand")
+    register.add_argument("--kind", required=True, choices=ARTIFACT_KINDS)
+    register.add_argument("--name", required=True, help="the artifact's name")
+    register.add_argument("--version", required=True, help="the version's label, e.g. 1.4.0 or a git sha")
+    register.add_argument(
+        "--owner", default=os.environ.get("USER") or None, help="who owns it (default: $USER); required"
+    )
+    register.add_argument("--tag", action="append", help="a label (key=value or a word); repeat for more")
+    register.add_argument("--description", help="what the artifact is")
+    register.set_defaults(func=cmd_artifacts_register)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),

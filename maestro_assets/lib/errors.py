@@ -7,6 +7,17 @@ class MaestroError(Exception):
     """Base class of every error Maestro raises deliberately."""
 
 
+def validation_problems(exc, prefix: str = "") -> str:
+    """A pydantic ``ValidationError`` as one line: ``<prefix><field path>: <message>`` per problem."""
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        where = ".".join(part for part in (prefix, key) if part)
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 class ConfigurationError(MaestroError):
     """A setting is wrong: the message names the setting (an environment variable) to fix."""
 

@@ -32,6 +32,7 @@ ENV_SOURCES = "MAESTRO_SOURCES"
 ENV_QUALITY_RULES = "MAESTRO_QUALITY_RULES"
 ENV_FEATURES = "MAESTRO_FEATURES"
 ENV_MODELS = "MAESTRO_MODELS"
+ENV_ANALYTICS = "MAESTRO_ANALYTICS"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -102,6 +103,11 @@ def features_file() -> Path | None:
 def models_file() -> Path:
     """The models' requirements (default: the demo's ``models.yaml`` in the package)."""
     return Path(_env(ENV_MODELS) or PACKAGE_ROOT / "models.yaml")
+
+
+def analytics_file() -> Path:
+    """The analytics sources: git repositories and CI runs (default: the demo's ``analytics.yaml``)."""
+    return Path(_env(ENV_ANALYTICS) or PACKAGE_ROOT / "analytics.yaml")
 
 
 def quality_rules_file() -> Path:

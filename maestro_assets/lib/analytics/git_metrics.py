@@ -681,3 +681,9 @@ def repository_week(repo: Path, week_start: date) -> tuple[WeekMetrics, list[Con
     _week_bounds(week_start)
     metrics = repository_weeks(repo, week_start, week_start + ONE_WEEK)
     return metrics.weeks[0], metrics.contributors
+
+
+def commit_times(repo: Path, since: datetime | None = None, until: datetime | None = None) -> dict[str, datetime]:
+    """sha → committer time (aware UTC) of the commits of [since, until): the commit times DORA's
+    lead time for changes is measured from (:func:`~.cicd.dora_metrics`' ``commit_times``)."""
+    return {commit.sha: commit.committer_time for commit in iter_commits(repo, since, until)}

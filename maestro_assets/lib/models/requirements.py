@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from ..errors import MaestroError
+from ..errors import MaestroError, validation_problems
 from ..settings import ENV_MODELS, models_file
 
 MAX_SUFFIX = "_max"
@@ -169,12 +169,7 @@ def load_model_requirements(path: str | Path | None = None) -> dict[str, ModelRe
         try:
             requirements = ModelRequirements.model_validate(entry)
         except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                key = ".".join(str(part) for part in error["loc"])
-                message = error["msg"].removeprefix("Value error, ")
-                problems.append(f"{name}.{key}: {message}" if key else f"{name}: {message}")
-            raise ModelRequirementsError(f"{path}: " + "; ".join(problems)) from None
+            raise ModelRequirementsError(f"{path}: {validation_problems(exc, name)}") from None
         requirements._name = name
         requirements._source = str(path)
         found[name] = requirements
