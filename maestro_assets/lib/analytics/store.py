@@ -101,9 +101,9 @@ class Project(Base):
     status: Mapped[str | None] = mapped_column(sa.String(32))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    success_score: Mapped[float | None] = mapped_column(sa.Float)
-    duration_days: Mapped[float | None] = mapped_column(sa.Float)
-    cost: Mapped[float | None] = mapped_column(sa.Float)
+    success_score: Mapped[float | None] = mapped_column(sa.Double)
+    duration_days: Mapped[float | None] = mapped_column(sa.Double)
+    cost: Mapped[float | None] = mapped_column(sa.Double)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -196,7 +196,7 @@ class ProcessMetric(Base):
     name: Mapped[str] = mapped_column(sa.String(255))  # the repository, team or project
     period_start: Mapped[date] = mapped_column(sa.Date)  # the first day of the week
     metric: Mapped[str] = mapped_column(sa.String(128))
-    value: Mapped[float | None] = mapped_column(sa.Float)
+    value: Mapped[float | None] = mapped_column(sa.Double)
 
 
 class Prediction(Base):
@@ -209,9 +209,9 @@ class Prediction(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("analytics_projects.id", ondelete="CASCADE"))
     target: Mapped[str] = mapped_column(sa.String(32))
-    value: Mapped[float] = mapped_column(sa.Float)
-    lower: Mapped[float | None] = mapped_column(sa.Float)
-    upper: Mapped[float | None] = mapped_column(sa.Float)
+    value: Mapped[float] = mapped_column(sa.Double)
+    lower: Mapped[float | None] = mapped_column(sa.Double)
+    upper: Mapped[float | None] = mapped_column(sa.Double)
     model_version: Mapped[str | None] = mapped_column(sa.String(255))
     predicted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
