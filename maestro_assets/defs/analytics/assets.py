@@ -263,8 +263,8 @@ def cicd_weekly_metrics(context: AssetExecutionContext, warehouse: WarehouseReso
     weeks, engine = _weeks_and_engine(context, warehouse)
     predicate = ANALYTICS.deployment_predicate()
     rows, bands, patterns, written = [], [], [], dict.fromkeys(context.partition_keys, 0)
+    span = (week_window(weeks[0])[0], week_window(weeks[-1])[1])
     for source in ANALYTICS.ci_sources:
-        span = (week_window(weeks[0])[0], week_window(weeks[-1])[1])
         runs = ci_runs(source, lake.client(), span, predicate)
         repository = ANALYTICS.repository(source.repository)
         times = commit_times(repository.local_path()) if repository is not None else None

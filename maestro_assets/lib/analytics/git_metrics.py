@@ -686,4 +686,10 @@ def repository_week(repo: Path, week_start: date) -> tuple[WeekMetrics, list[Con
 def commit_times(repo: Path, since: datetime | None = None, until: datetime | None = None) -> dict[str, datetime]:
     """sha → committer time (aware UTC) of the commits of [since, until): the commit times DORA's
     lead time for changes is measured from (:func:`~.cicd.dora_metrics`' ``commit_times``)."""
-    return {commit.sha: commit.committer_time for commit in iter_commits(repo, since, until)}
+    lower = as_utc(since) if since is not None else None
+    upper = as_utc(until) if until is not None else None
+    return {
+        sha: moment
+        for sha, moment in _clock_walk(repo, ["--branches"], datetime.now(UTC))  # dates only, no diffs
+        if (lower is None or moment >= lower) and (upper is None or moment < upper)
+    }
