@@ -1,9 +1,17 @@
 """The analytics domain: the artifact library and its impact ranking, weekly git and CI/CD metrics,
-and a weekly schedule of the partitioned metrics (stopped until someone starts it)."""
+project success prediction, and two weekly schedules (stopped until someone starts them): the
+partitioned metrics of the week just ended, and the catalogue and predictions over everything."""
 
-from dagster import DefaultScheduleStatus, Definitions, build_schedule_from_partitioned_job, define_asset_job
+from dagster import (
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
 
-from .assets import ANALYTICS_ASSETS, cicd_weekly_metrics, git_weekly_metrics
+from .assets import ANALYTICS_ASSETS, artifact_library, cicd_weekly_metrics, git_weekly_metrics, top_artifacts
+from .success import SUCCESS_ASSETS, project_success_predictions
 
 analytics_weekly_job = define_asset_job(
     "analytics_weekly",
@@ -16,5 +24,22 @@ analytics_weekly_schedule = build_schedule_from_partitioned_job(
     description="Each Monday, the week just ended of the git and CI/CD metrics.",
     default_status=DefaultScheduleStatus.STOPPED,
 )
+analytics_catalogue_job = define_asset_job(
+    "analytics_catalogue",
+    selection=[artifact_library, top_artifacts, project_success_predictions],
+    description="The artifact library, the impact ranking and the project success predictions, over all history.",
+)
+analytics_catalogue_schedule = ScheduleDefinition(
+    name="analytics_catalogue_schedule",
+    job=analytics_catalogue_job,
+    cron_schedule="0 6 * * 1",  # Mondays 06:00 UTC: after the weekly metrics of the week just ended
+    execution_timezone="UTC",
+    description="Each Monday morning, the artifact library, the impact ranking and the success predictions.",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
 
-defs = Definitions(assets=ANALYTICS_ASSETS, jobs=[analytics_weekly_job], schedules=[analytics_weekly_schedule])
+defs = Definitions(
+    assets=ANALYTICS_ASSETS + SUCCESS_ASSETS,
+    jobs=[analytics_weekly_job, analytics_catalogue_job],
+    schedules=[analytics_weekly_schedule, analytics_catalogue_schedule],
+)

@@ -9,7 +9,9 @@ The file (``MAESTRO_ANALYTICS`` points at another one) lists
   or ``github`` (the REST API: ``owner``, ``repo``, the token's variable ``token_env``); its
   ``repository`` names the git repository above whose commit times give DORA lead times;
 * ``deployment`` — the deployment predicate: :func:`~.cicd.looks_like_deployment` with the stage
-  name ``deploy_stage``.
+  name ``deploy_stage``;
+* ``success_prediction`` — what the project success meta-model reads besides the projects, tasks,
+  users and teams of the features inputs: ``artifact_usage``, the silver table of artifact uses.
 
 Validated with pydantic like the other YAML files; a wrong file fails the code location's load
 with a message naming the file and the field.
@@ -74,6 +76,14 @@ class DeploymentConfig(_Strict):
     deploy_stage: str = Field(default=DEPLOY_STAGE, min_length=1, description="a job stage that deploys")
 
 
+class SuccessPredictionConfig(_Strict):
+    artifact_usage: str | None = Field(
+        default="demo_db/artifact_usage",
+        description="the silver table (source/table) of artifact uses (artifact_id, project_id, used_at) behind "
+        "the meta-model's artifact_reuse feature; null: no reuse feature",
+    )
+
+
 class AnalyticsConfig(_Strict):
     repositories: list[RepositoryConfig] = Field(default_factory=lambda: [RepositoryConfig(name=DEMO_REPOSITORY)])
     ci_sources: list[CiSourceConfig] = Field(
@@ -82,6 +92,7 @@ class AnalyticsConfig(_Strict):
         ]
     )
     deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    success_prediction: SuccessPredictionConfig = Field(default_factory=SuccessPredictionConfig)
 
     @model_validator(mode="after")
     def _names(self) -> AnalyticsConfig:

@@ -66,6 +66,8 @@ MIN_FINISHED_PROJECTS = 30
 MIN_CALIBRATION_ROWS = 10
 MANIFEST_FILE = "success_predictor.json"
 TEAM_SIZE_RULE = "best_mean_predicted_success_per_complexity_tercile"
+SIZE_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the candidate team sizes of a band: its own sizes at these
+REUSE_WINDOW_DAYS = 14  # early_artifact_reuse: the artifacts a project used in its first two weeks
 
 FEATURES = {
     "team_size": "members of the team hired on or before the start day",
@@ -427,10 +429,31 @@ class SuccessPredictor:
         return predictor
 
 
+def early_artifact_reuse(usage: pd.DataFrame, projects: pd.DataFrame, days: int = REUSE_WINDOW_DAYS) -> pd.Series:
+    """Per project_id: the distinct artifacts the project used in its first ``days`` days.
+
+    The ``artifact_reuse`` feature as the assets give it: a project's reuse over its whole life
+    grows with its length (an outcome), while what it picked up in its first weeks is known early
+    and counted the same way for a finished project and for one still running."""
+    _require(usage, "artifact usage", ("artifact_id", "project_id", "used_at"))
+    _require(projects, "projects", ("project_id", "start_date"))
+    start = pd.Series(_day(projects["start_date"]).to_numpy(), index=projects["project_id"].to_numpy())
+    used = usage[["artifact_id", "project_id"]].copy()
+    used["day"] = _day(usage["used_at"]).to_numpy()
+    used["start"] = used["project_id"].map(start).to_numpy()
+    early = used[(used["day"] >= used["start"]) & (used["day"] < used["start"] + pd.Timedelta(days=days))]
+    counts = early.groupby("project_id")["artifact_id"].nunique()
+    return counts.reindex(projects["project_id"].to_numpy(), fill_value=0).astype(float)
+
+
 def team_size_recommendation(history: pd.DataFrame, predictor: SuccessPredictor, bands: int = 3) -> pd.DataFrame:
     """Per band of mean task complexity (quantiles: terciles by default), the team size with the
     highest mean predicted success score over the band's projects, each predicted with its team
-    size replaced by every size seen in ``history``.
+    size replaced by each candidate size.
+
+    The candidates are team sizes SEEN IN THE BAND (its projects' sizes at the quantiles 0, ¼, ½,
+    ¾ and 1): a size no project of that complexity had would be an extrapolation, which a linear
+    model turns into "the biggest team ever seen" in every band.
 
     Columns: band (its complexity range), complexity_low, complexity_high, n_projects,
     recommended_team_size, predicted_success_score, predicted_score_by_size (size -> mean score),
@@ -440,12 +463,12 @@ def team_size_recommendation(history: pd.DataFrame, predictor: SuccessPredictor,
     rows_known = history.dropna(subset=["mean_task_complexity", "team_size"])
     if rows_known.empty:
         raise SuccessPredictionError("history: no project with a mean task complexity and a team size")
-    sizes = sorted(int(s) for s in rows_known["team_size"].unique())
     band_of = pd.qcut(rows_known["mean_task_complexity"], q=bands, duplicates="drop")
     out = []
     for _, members in rows_known.groupby(band_of, observed=True):
+        quantiles = np.quantile(members["team_size"].to_numpy(), SIZE_QUANTILES, method="nearest")
         by_size = {}
-        for size in sizes:
+        for size in sorted({int(s) for s in quantiles}):
             candidate = members.copy()
             candidate["team_size"] = size
             predicted = predictor.predict(candidate)

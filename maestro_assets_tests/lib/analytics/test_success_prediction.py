@@ -22,6 +22,7 @@ from maestro_assets.lib.analytics.success import (
     TooFewProjectsError,
     calibration_rows_needed,
     conformal_half_width,
+    early_artifact_reuse,
     feature_columns,
     project_history,
     team_size_recommendation,
@@ -215,6 +216,38 @@ def test_team_size_recommendation_follows_the_planted_effect(large):
     assert (advice["rule"] == TEAM_SIZE_RULE).all()
     assert advice["model"].str.contains("AutoML regressor").all()
     assert complex_["band"].startswith("complexity ")
+
+
+def test_team_size_candidates_are_the_sizes_seen_in_the_band(large):
+    history, predictor = large
+    history = history.copy()
+    simple = history["mean_task_complexity"] <= history["mean_task_complexity"].quantile(1 / 3)
+    history.loc[simple, "team_size"] = history.loc[simple, "team_size"].clip(upper=4)  # no big team on simple work
+    advice = team_size_recommendation(history, predictor)
+    assert set(advice.iloc[0]["predicted_score_by_size"]) <= {2, 4}  # never a size the band did not have
+    assert set(advice.iloc[-1]["predicted_score_by_size"]) == set(TEAM_SIZES)
+
+
+def test_early_artifact_reuse_counts_distinct_artifacts_of_the_first_two_weeks():
+    projects = pd.DataFrame({"project_id": [1, 2, 3], "start_date": pd.to_datetime(["2026-01-01"] * 3)})
+    used_at = pd.to_datetime(
+        [
+            "2026-01-01 09:00",
+            "2026-01-05 00:00",
+            "2026-01-05 00:00",
+            "2026-01-14 23:00",
+            "2026-01-15 00:00",
+            "2025-12-31 00:00",
+            "2026-01-02 00:00",
+        ],
+        utc=True,
+    )
+    usage = pd.DataFrame({"artifact_id": [10, 11, 11, 12, 13, 14, 10], "project_id": [1, 1, 1, 1, 1, 2, 2]})
+    usage["used_at"] = used_at
+    reuse = early_artifact_reuse(usage, projects)
+    # project 1: artifacts 10, 11 (twice), 12 on day 14 — not 13 on day 15; project 2: not the use before its start
+    assert reuse.to_dict() == {1: 3.0, 2: 1.0, 3: 0.0}
+    assert early_artifact_reuse(usage, projects, days=1).to_dict() == {1: 1.0, 2: 0.0, 3: 0.0}
 
 
 def test_too_few_finished_projects_is_a_clear_error():
