@@ -19,7 +19,13 @@ from dagster import (
     asset,
 )
 
-from ...lib.analytics.insights import WINDOW_WEEKS, Recommendation, replace_recommendations, team_insights
+from ...lib.analytics.insights import (
+    WINDOW_WEEKS,
+    Recommendation,
+    replace_recommendations,
+    rules_table,
+    team_insights,
+)
 from ...lib.analytics.store import SEVERITIES
 from ...resources import WarehouseResource
 from ..config import WEEKLY
@@ -85,6 +91,7 @@ def team_insights_asset(context: AssetExecutionContext, warehouse: WarehouseReso
             "recommendations_by_severity": MetadataValue.json(by_severity),
             "efficiency": _md(pd.DataFrame(efficiency).round(4)),
             "recommendations": _md(recommendation_rows(recommendations)),
+            "rules": _md(pd.DataFrame(rules_table())),
         }
     )
 

@@ -145,12 +145,13 @@ class Recommendation:
     evidence: dict[str, float | str]  # the figures that triggered it, and "threshold"
 
 
-Finding = tuple[str, dict[str, float | str]]  # what a rule found, and its evidence
+Finding = tuple[str, dict[str, float | str]]  # what a rule found, and its figures
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A named rule: ``check`` gives the finding and its figures when the rule fires, else None."""
+    """A named rule: ``check`` gives the finding and its figures when the rule fires, else None;
+    the recommendation's evidence is those figures and the rule's ``threshold``."""
 
     id: str
     severity: str
@@ -266,7 +267,7 @@ def _low_collaboration(e: TeamEfficiency) -> Finding | None:
         return None
     return (
         f"mean weekly collaboration score {score:.1f} (weeks with commits), below {LOW_COLLABORATION_SCORE:g}",
-        {"collaboration_score": score, "git_weeks": float(e.git_weeks), "threshold": LOW_COLLABORATION_SCORE},
+        {"collaboration_score": score, "git_weeks": float(e.git_weeks)},
     )
 
 
@@ -282,7 +283,6 @@ def _bus_factor(e: TeamEfficiency) -> Finding | None:
             "top_contributor_share": share,
             "commits": e.commits,
             "contributors": float(e.contributors),
-            "threshold": BUS_FACTOR_SHARE,
             "min_commits": float(BUS_FACTOR_MIN_COMMITS),
         },
     )
@@ -295,7 +295,6 @@ def _low_ci_success(e: TeamEfficiency) -> Finding | None:
     evidence: dict[str, float | str] = {
         "ci_success_rate": rate,
         "judged_runs": e.judged_runs,
-        "threshold": LOW_CI_SUCCESS_RATE,
     }
     finding = (
         f"CI success rate {_percent(rate)} of {e.judged_runs:g} judged runs, below {_percent(LOW_CI_SUCCESS_RATE)}"
@@ -320,7 +319,6 @@ def _change_failure_rate(e: TeamEfficiency) -> Finding | None:
             "change_failure_rate": rate,
             "completed_deployments": e.completed_deployments,
             "band": str(band),
-            "threshold": CHANGE_FAILURE_RATE_HIGH,
         },
     )
 
@@ -331,16 +329,15 @@ def _slow_lead_time(e: TeamEfficiency) -> Finding | None:
         return None
     return (
         f"median lead time for changes {hours:.0f} h: DORA band low (at least {LEAD_TIME_LOW_HOURS:g} h)",
-        {"lead_time_median_hours": hours, "band": "low", "threshold": LEAD_TIME_LOW_HOURS},
+        {"lead_time_median_hours": hours, "band": "low"},
     )
 
 
-def _trend_evidence(figure: str, trend: Trend, threshold: float) -> dict[str, float | str]:
+def _trend_evidence(figure: str, trend: Trend) -> dict[str, float | str]:
     return {
         f"{figure}_this_week": float(trend.this_week or 0.0),
         f"{figure}_earlier": float(trend.earlier or 0.0),  # the earlier weeks' mean or pooled ratio
         "ratio": float(trend.ratio or 0.0),
-        "threshold": threshold,
     }
 
 
@@ -351,7 +348,7 @@ def _deployments_falling(e: TeamEfficiency) -> Finding | None:
     return (
         f"{trend.this_week:g} deployment(s) this week against {trend.earlier:.2f} a week in the earlier weeks: "
         f"down {_percent(1.0 - trend.ratio)} (more than {_percent(DEPLOYMENT_FALL)})",
-        _trend_evidence("deployments", trend, DEPLOYMENT_FALL),
+        _trend_evidence("deployments", trend),
     )
 
 
@@ -362,7 +359,7 @@ def _churn_rising(e: TeamEfficiency) -> Finding | None:
     return (
         f"{trend.this_week:.0f} lines changed per commit this week against {trend.earlier:.0f} before: "
         f"× {trend.ratio:.1f} (more than × {CHURN_RISE:g})",
-        _trend_evidence("churn_per_commit", trend, CHURN_RISE),
+        _trend_evidence("churn_per_commit", trend),
     )
 
 
@@ -427,13 +424,22 @@ RULES: tuple[Rule, ...] = (
 assert all(rule.severity in SEVERITIES for rule in RULES)
 
 
+def rules_table() -> list[dict[str, str | float]]:
+    """The rules as rows: id, severity, threshold, when it fires, what it recommends."""
+    return [
+        {"rule": r.id, "severity": r.severity, "threshold": r.threshold, "when": r.when, "action": r.action}
+        for r in RULES
+    ]
+
+
 def recommend(efficiency: TeamEfficiency, scope: str = SCOPE) -> list[Recommendation]:
     """The recommendations of every rule of :data:`RULES` that fires on ``efficiency``, in the table's order."""
     found = []
     for rule in RULES:
         fired = rule.check(efficiency)
         if fired is not None:
-            finding, evidence = fired
+            finding, figures = fired
+            evidence = {**figures, "threshold": rule.threshold}
             found.append(
                 Recommendation(
                     scope, efficiency.name, efficiency.week, rule.id, rule.severity, finding, rule.action, evidence

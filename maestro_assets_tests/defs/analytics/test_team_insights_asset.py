@@ -15,7 +15,8 @@ from maestro_assets.definitions import defs as code_location
 from maestro_assets.defs.analytics.assets import cicd_weekly_metrics, git_weekly_metrics
 from maestro_assets.defs.analytics.insights import team_insights_asset
 from maestro_assets.defs.runs import partition_range_tags
-from maestro_assets.lib.analytics.insights import WINDOW_WEEKS, read_recommendations, team_insights
+from maestro_assets.lib.analytics.insights import RULES, WINDOW_WEEKS, read_recommendations, team_insights
+from maestro_assets.lib.analytics.process_metrics import read_week
 from maestro_assets.lib.analytics.store import StoredRecommendation
 from maestro_assets_tests.defs.analytics.test_analytics_assets import (  # noqa: F401 (a fixture)
     REPOSITORY,
@@ -51,6 +52,10 @@ def test_team_insights_stores_what_the_lib_computes_from_the_stored_metrics(demo
     [efficiency] = insights.efficiency
     assert efficiency.name == REPOSITORY and efficiency.git_weeks == efficiency.ci_weeks == WINDOW_WEEKS
     assert efficiency.commits > 0 and efficiency.ci_success_rate is not None
+    ci = read_week(engine, "repository", REPOSITORY, week, "ci.")
+    failed = ci["ci.outcome.failure"] + ci["ci.outcome.timed_out"]
+    assert failed > 0  # every failed run is one of its workflow's failures
+    assert sum(v for k, v in ci.items() if k.startswith("ci.workflow_failures.")) == failed
     everything = [r for w in window for r in stored[w]]
     assert everything, "the demo's window gives at least one recommendation"
     with engine.connect() as conn:  # nothing left over from the first run of the week
@@ -70,6 +75,7 @@ def test_team_insights_stores_what_the_lib_computes_from_the_stored_metrics(demo
     by_severity = metadata["recommendations_by_severity"].value
     assert sum(by_severity.values()) == len(everything)
     assert all(by_severity[s] == sum(r.severity == s for r in everything) for s in by_severity)
+    assert all(rule.id in metadata["rules"].value for rule in RULES)
     assert REPOSITORY in metadata["efficiency"].value and "change_failure_rate" in metadata["efficiency"].value
     rerun_metadata = rerun.asset_materializations_for_node("team_insights")[-1].metadata
     assert rerun_metadata["dagster/row_count"].value == len(stored[week])
