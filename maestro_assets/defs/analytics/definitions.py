@@ -1,6 +1,7 @@
 """The analytics domain: the artifact library and its impact ranking, weekly git and CI/CD metrics,
-project success prediction, and two weekly schedules (stopped until someone starts them): the
-partitioned metrics of the week just ended, and the catalogue and predictions over everything."""
+the weekly team insights (efficiency and recommendations), project success prediction, and two
+weekly schedules (stopped until someone starts them): the partitioned assets of the week just
+ended, and the catalogue and predictions over everything."""
 
 from dagster import (
     DefaultScheduleStatus,
@@ -11,17 +12,19 @@ from dagster import (
 )
 
 from .assets import ANALYTICS_ASSETS, artifact_library, cicd_weekly_metrics, git_weekly_metrics, top_artifacts
+from .insights import INSIGHTS_ASSETS, team_insights_asset
 from .success import SUCCESS_ASSETS, project_success_predictions
 
 analytics_weekly_job = define_asset_job(
     "analytics_weekly",
-    selection=[git_weekly_metrics, cicd_weekly_metrics],
-    description="The week's git and CI/CD metrics of every configured repository and CI source.",
+    selection=[git_weekly_metrics, cicd_weekly_metrics, team_insights_asset],
+    description="The week's git and CI/CD metrics of every configured repository and CI source, then "
+    "the week's team insights and recommendations from them.",
 )
 analytics_weekly_schedule = build_schedule_from_partitioned_job(
     analytics_weekly_job,
     name="analytics_weekly_schedule",
-    description="Each Monday, the week just ended of the git and CI/CD metrics.",
+    description="Each Monday, the week just ended of the git and CI/CD metrics and the team insights.",
     default_status=DefaultScheduleStatus.STOPPED,
 )
 analytics_catalogue_job = define_asset_job(
@@ -39,7 +42,7 @@ analytics_catalogue_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=ANALYTICS_ASSETS + SUCCESS_ASSETS,
+    assets=ANALYTICS_ASSETS + INSIGHTS_ASSETS + SUCCESS_ASSETS,
     jobs=[analytics_weekly_job, analytics_catalogue_job],
     schedules=[analytics_weekly_schedule, analytics_catalogue_schedule],
 )

@@ -6,7 +6,9 @@ only its own family's rows (:func:`replace_week`): delete then insert in one tra
 week is never half-written and a re-run never duplicates.
 
 Contributor activity is in the same table, under the repository: ``git.contributor.<metric>.<who>``
-(``who`` the mailmap-normalised e-mail) for the contributor's commits, merges and churn.
+(``who`` the mailmap-normalised e-mail) for the contributor's commits, merges and churn. So are
+the week's failures of each failing workflow, ``ci.workflow_failures.<workflow>``, and job,
+``ci.job_failures.<workflow>/<job>`` (from the failure patterns).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ GIT_PREFIX = "git."
 CI_PREFIXES = ("ci.", "dora.")
 CONTRIBUTOR_PREFIX = "git.contributor."
 CONTRIBUTOR_METRICS = ("commits", "merges", "churn")
+WORKFLOW_FAILURES_PREFIX = "ci.workflow_failures."
+JOB_FAILURES_PREFIX = "ci.job_failures."
 MAX_METRIC = 128
 _NOT_FIGURES = ("week_start", "partition_key")
 
@@ -46,7 +50,8 @@ def git_week_values(week: WeekMetrics, contributors: list[ContributorWeek]) -> d
 
 
 def cicd_week_values(metrics: CicdMetrics) -> dict[str, float | None]:
-    """The rows of one CI source week: runs, success rate, durations, outcome counts, DORA figures."""
+    """The rows of one CI source week: runs, success rate, durations, outcome counts, the failures of
+    each failing workflow and job, DORA figures."""
     values: dict[str, float | None] = {
         "ci.runs": float(metrics.runs),
         "ci.success_rate": metrics.success_rate,
@@ -55,6 +60,13 @@ def cicd_week_values(metrics: CicdMetrics) -> dict[str, float | None]:
         "ci.failure_patterns": float(len(metrics.failure_patterns)),
     }
     values |= {f"ci.outcome.{outcome}": float(n) for outcome, n in metrics.outcome_counts.items()}
+    for pattern in metrics.failure_patterns:  # a workflow of two repositories of the source: summed
+        where = (
+            f"{WORKFLOW_FAILURES_PREFIX}{pattern.workflow}"
+            if pattern.job is None
+            else f"{JOB_FAILURES_PREFIX}{pattern.workflow}/{pattern.job}"
+        )[:MAX_METRIC]
+        values[where] = (values.get(where) or 0.0) + pattern.failures
     dora = asdict(metrics.dora)
     dora.pop("bands")
     values |= {f"dora.{k}": None if v is None else float(v) for k, v in dora.items()}
@@ -103,3 +115,16 @@ def read_week(engine: Engine, scope: str, name: str, period_start: date, prefix:
     )
     with engine.connect() as conn:
         return {row.metric: row.value for row in conn.execute(stmt)}
+
+
+def read_weeks(engine: Engine, scope: str, first: date, last: date) -> dict[str, dict[date, dict[str, float | None]]]:
+    """Every row of ``scope`` from the week ``first`` to the week ``last`` (inclusive), in one select,
+    as name → week → metric → value; a (name, week) with no rows is absent."""
+    stmt = sa.select(ProcessMetric.name, ProcessMetric.period_start, ProcessMetric.metric, ProcessMetric.value).where(
+        ProcessMetric.scope == scope, ProcessMetric.period_start.between(first, last)
+    )
+    found: dict[str, dict[date, dict[str, float | None]]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(stmt):
+            found.setdefault(row.name, {}).setdefault(row.period_start, {})[row.metric] = row.value
+    return found

@@ -17,7 +17,9 @@ Tables:
 * ``analytics_artifact_usage`` — a version consumed by an asset, a model or a project, and how;
 * ``analytics_process_metrics`` — weekly figures (git, CI/CD) per repository, team or project;
 * ``analytics_predictions`` — the success meta-model's predictions per project, with intervals;
-* ``analytics_cursors`` — where each incremental reader stopped (revision 0002).
+* ``analytics_cursors`` — where each incremental reader stopped (revision 0002);
+* ``analytics_recommendations`` — the weekly recommendations of the team-insights rules, each with
+  the rule that produced it and the figures that triggered it (revision 0003).
 
 Every time is stored as UTC; SQLite and MySQL/MariaDB, which keep no time zone, get naive UTC
 values and hand them back as aware UTC datetimes (:class:`UTCDateTime`), so every backend reads
@@ -51,6 +53,7 @@ CONSUMER_KINDS = ("asset", "model", "project")
 USAGE_HOW = ("lineage", "predictions", "manual")
 METRIC_SCOPES = ("repository", "team", "project")
 PREDICTION_TARGETS = ("success_score", "duration_days", "cost")
+SEVERITIES = ("info", "warning", "critical")
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:
@@ -224,6 +227,29 @@ class Cursor(Base):
     name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     cursor: Mapped[str] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoredRecommendation(Base):
+    """One recommendation of a week for a repository, team or project: the rule that produced it,
+    what it found, what to do, and the figures (and threshold) that triggered it."""
+
+    __tablename__ = "analytics_recommendations"
+    __table_args__ = (
+        sa.CheckConstraint(one_of("scope", METRIC_SCOPES), name="ck_analytics_recommendations_scope"),
+        sa.CheckConstraint(one_of("severity", SEVERITIES), name="ck_analytics_recommendations_severity"),
+        sa.Index("ix_analytics_recommendations_period_start", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    period_start: Mapped[date] = mapped_column(sa.Date)  # the Monday of the week judged
+    rule: Mapped[str] = mapped_column(sa.String(64))
+    severity: Mapped[str] = mapped_column(sa.String(16))
+    finding: Mapped[str] = mapped_column(sa.Text)
+    action: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 metadata = Base.metadata

@@ -1,6 +1,7 @@
 """The analytics tables' migrations on SQLite, PostgreSQL and MariaDB: head builds exactly the models, a
-database made by revision 0001 keeps its rows when upgraded, the version table is Alembic's own for
-analytics only, constraints hold, times come back as the same UTC instant, cursors are saved."""
+database made by revision 0001 keeps its rows when upgraded (through 0002's cursors and indexes and
+0003's recommendations), the version table is Alembic's own for analytics only, constraints hold,
+times come back as the same UTC instant, cursors are saved."""
 
 from __future__ import annotations
 
@@ -45,11 +46,11 @@ def schema_differences(engine) -> list:
 
 def test_head_builds_exactly_the_models(warehouse_engine):
     assert store.current_revision(warehouse_engine) is None
-    assert store.upgrade(warehouse_engine) == store.head_revision() == "0002"
-    assert store.current_revision(warehouse_engine) == "0002"
+    assert store.upgrade(warehouse_engine) == store.head_revision() == "0003"
+    assert store.current_revision(warehouse_engine) == "0003"
     # what the migrations made is what the models describe: no table, column, type or index apart
     assert schema_differences(warehouse_engine) == []
-    assert store.upgrade(warehouse_engine) == "0002"  # a second upgrade is a no-op
+    assert store.upgrade(warehouse_engine) == "0003"  # a second upgrade is a no-op
     names = set(sa.inspect(warehouse_engine).get_table_names())
     assert {t.name for t in store.metadata.sorted_tables} | {store.VERSION_TABLE} == names
     assert all(name.startswith("analytics_") for name in names)
@@ -59,7 +60,7 @@ def test_a_database_of_revision_0001_keeps_its_rows_through_the_upgrade(warehous
     assert store.upgrade(warehouse_engine, "0001") == "0001"
     assert schema_differences(warehouse_engine) != []  # the comparison sees what 0002 adds
     inspector = sa.inspect(warehouse_engine)
-    assert "analytics_cursors" not in inspector.get_table_names()
+    assert not {"analytics_cursors", "analytics_recommendations"} & set(inspector.get_table_names())
     assert (
         not {i["name"] for i in inspector.get_indexes("analytics_artifact_usage")}
         & QUERY_INDEXES["analytics_artifact_usage"]
@@ -85,7 +86,7 @@ def test_a_database_of_revision_0001_keeps_its_rows_through_the_upgrade(warehous
             )
         )
 
-    assert store.upgrade(warehouse_engine) == "0002"
+    assert store.upgrade(warehouse_engine) == "0003"
 
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.select(store.Project.name, store.Project.success_score)).all() == [("churn", 72.5)]
@@ -105,7 +106,7 @@ def test_another_alembic_history_in_the_same_database_is_left_alone(warehouse_en
     with warehouse_engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
         conn.execute(sa.text("INSERT INTO alembic_version VALUES ('mlflow_head')"))
-    assert store.upgrade(warehouse_engine) == "0002"
+    assert store.upgrade(warehouse_engine) == "0003"
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "mlflow_head"
 
@@ -113,8 +114,8 @@ def test_another_alembic_history_in_the_same_database_is_left_alone(warehouse_en
 def test_upgrade_takes_a_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     try:
-        assert store.upgrade(url) == "0002"
-        assert store.current_revision(url) == "0002"
+        assert store.upgrade(url) == "0003"
+        assert store.current_revision(url) == "0003"
     finally:
         dispose_engines()
 
@@ -122,10 +123,25 @@ def test_upgrade_takes_a_url(tmp_path):
 def test_checks_refuse_values_outside_the_lists(warehouse_engine):
     store.upgrade(warehouse_engine)
     now = datetime.now(UTC)
+    recommendation = {
+        "scope": "repository",
+        "name": "x",
+        "period_start": now.date(),
+        "rule": "git.bus_factor",
+        "severity": "warning",
+        "finding": "f",
+        "action": "a",
+        "evidence": {},
+        "created_at": now,
+    }
+    with warehouse_engine.begin() as conn:  # the row itself is valid: only the bad values below are refused
+        conn.execute(sa.insert(store.StoredRecommendation).values(**recommendation))
     bad_rows = [
         (store.Artifact, {"kind": "table", "name": "x", "tags": [], "created_at": now}),
         (store.Project, {"name": "p", "success_score": 101.0, "created_at": now}),
         (store.ProcessMetric, {"scope": "company", "name": "x", "period_start": now.date(), "metric": "m", "value": 1}),
+        (store.StoredRecommendation, {**recommendation, "severity": "urgent"}),
+        (store.StoredRecommendation, {**recommendation, "scope": "company"}),
     ]
     # MariaDB reports a failed CHECK as an OperationalError (4025), the others as an IntegrityError
     refused = (
