@@ -140,12 +140,13 @@ def _materialization(record, node, graph) -> Materialization:
 @bad_input_fails_fast
 def artifact_library(context: AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource):
     library = analytics_library(warehouse)
+    # the registry first: a batch-predictions event is a use of a model version, which must be known
+    registry = register_mlflow_models(library, mlflow.client().client, library.cursor(MLFLOW_CURSOR))
+    library.set_cursor(MLFLOW_CURSOR, registry.cursor)
     saved = library.cursor(EVENTS_CURSOR)
     events = register_materializations(library, _materializations(context, int(saved) if saved else None))
     if events.last_storage_id is not None:
         library.set_cursor(EVENTS_CURSOR, str(events.last_storage_id))
-    registry = register_mlflow_models(library, mlflow.client().client, library.cursor(MLFLOW_CURSOR))
-    library.set_cursor(MLFLOW_CURSOR, registry.cursor)
     context.log.info(
         f"{events.read} materialization(s) read, {len(events.registered)} new version(s); "
         f"{len(registry.read)} MLflow version(s) read, {len(registry.registered)} new"

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
+from maestro_assets.defs.analytics.assets import artifact_library
 from maestro_assets.defs.models.assets import (
     CHAMPION_CHECK,
     FEATURE_DRIFT_CHECK,
@@ -22,6 +24,7 @@ from maestro_assets.defs.models.assets import (
 from maestro_assets.defs.models.sensors import model_retraining_on_drift
 from maestro_assets.defs.monitoring.assets import build_readiness_asset
 from maestro_assets.defs.runs import partition_range_tags
+from maestro_assets.lib.analytics.store import Artifact, ArtifactUsage, ArtifactVersion
 from maestro_assets.lib.models.lifecycle import DRIFT_TABLE, drift_history
 from maestro_assets.lib.models.registry import ModelRegistry
 from maestro_assets.lib.models.requirements import load_model_requirements
@@ -182,6 +185,26 @@ def test_train_serve_promote_then_a_worse_challenger_is_blocked_then_predict_and
             assert any(line.startswith(f"| {missing}") and "❌ not yet" in line for line in table.splitlines())
         assert card["ready"].value == "5/8" and "# Model card: task_lateness" in card["model_card"].value
         assert "champion version 1 tagged maestro.gate.requirements=pass" in table
+
+        # the artifact library: the model's MLflow versions, and each day's predictions as a use of version 1
+        library = materialize([artifact_library], resources=resources, instance=instance)
+        assert library.success
+        engine = resources["warehouse"].client().engine
+        with engine.connect() as conn:
+            uses = conn.execute(
+                sa.select(ArtifactVersion.version, ArtifactUsage.consumer_name, ArtifactUsage.how)
+                .join(ArtifactVersion, ArtifactVersion.id == ArtifactUsage.artifact_version_id)
+                .join(Artifact, Artifact.id == ArtifactVersion.artifact_id)
+                .where(Artifact.kind == "model", Artifact.name == "task_lateness")
+            ).all()
+            versions = conn.execute(
+                sa.select(ArtifactVersion.version, ArtifactVersion.source)
+                .join(Artifact, Artifact.id == ArtifactVersion.artifact_id)
+                .where(Artifact.kind == "model", Artifact.name == "task_lateness")
+            ).all()
+        assert {(v, s) for v, s in versions} >= {("1", "mlflow"), ("2", "mlflow")}
+        predicted_days = len(days) + 1
+        assert sorted(uses) == [("1", "batch_predictions_task_lateness", "predictions")] * predicted_days
 
 
 def test_batch_predictions_without_a_champion_name_the_fix(chain):
