@@ -29,6 +29,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from ...lib.analytics.plots import interval_coverage_plot
 from ...lib.analytics.projects import (
     collaboration_before_start,
     sync_projects,
@@ -46,6 +47,7 @@ from ...lib.analytics.success import (
     team_size_recommendation,
 )
 from ...lib.errors import LakeKeyError
+from ...lib.models.plots import markdown_image
 from ...lib.quality.silver import PARTITION_COLUMN
 from ...resources import LakeResource, WarehouseResource
 from ..config import ANALYTICS
@@ -187,6 +189,9 @@ def project_success_predictions(
             "models": _md(report[["target", "model"]]),
             **coverage,
             "nominal_coverage": config.coverage,
+            "held_back_intervals": MetadataValue.md(
+                markdown_image(interval_coverage_plot(predictor.held_back_), "held-back projects and their intervals")
+            ),
             "team_size_recommendation": _md(_advice_table(advice)),
             "predictions": _md(preview.head(PREVIEW)),
         },

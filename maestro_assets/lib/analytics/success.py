@@ -278,6 +278,7 @@ class SuccessPredictor:
         self.half_widths_: dict[str, float] = {}
         self.features_: list[str] = []
         self.report_: pd.DataFrame | None = None
+        self.held_back_: pd.DataFrame | None = None  # the test projects' predictions and actual values
         self.split_: dict[str, list] = {}
 
     def _automl(self):
@@ -362,6 +363,9 @@ class SuccessPredictor:
 
     def _evaluate(self, test: pd.DataFrame) -> pd.DataFrame:
         predictions = self.predict(test)
+        actual = {t: test.set_index("project_id")[t] for t in TARGETS}
+        predictions["actual"] = [actual[t][p] for t, p in zip(predictions["target"], predictions["project_id"])]
+        self.held_back_ = predictions.drop(columns="model")
         rows = []
         for target in TARGETS:
             mine = predictions[predictions["target"] == target]

@@ -88,6 +88,7 @@ def test_running_projects_get_predictions_with_intervals_and_the_metadata_report
             assert 0 <= metadata[f"coverage_{target}"].value <= 1
             assert target in metadata["held_back_evaluation"].value
         assert "best_mean_predicted_success_per_complexity_tercile" in metadata["team_size_recommendation"].value
+        assert metadata["held_back_intervals"].value.startswith("![held-back projects")
 
         assert _count(engine, Project) == len(projects)
         assert _count(engine, TeamMember) == metadata["team_members"].value > 0

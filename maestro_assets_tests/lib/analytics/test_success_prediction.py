@@ -177,6 +177,9 @@ def test_conformal_intervals_cover_held_back_projects_and_report_says_so(large):
         assert report.loc[target, "mae"] == pytest.approx(error.abs().mean())
         assert report.loc[target, "r2"] == pytest.approx(r2)
         assert report.loc[target, "n_test"] == len(test)
+        held = predictor.held_back_[predictor.held_back_["target"] == target].set_index("project_id")
+        assert held["actual"].to_dict() == actual.to_dict()  # what the held-back plot shows
+        assert held["lower"].to_dict() == mine["lower"].to_dict()
     # the planted structure is learnt: duration from the task count, cost from the estimates
     assert report.loc["duration_days", "r2"] > 0.8
     assert report.loc["cost", "r2"] > 0.8
