@@ -53,18 +53,17 @@ def _count(engine, model) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def resources(request, maestro_home):
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+@pytest.fixture
+def resources(maestro_home):
+    """The embedded stores (the analytics tables on PostgreSQL: test_analytics_projects.py)."""
     return {
         "demo_source_db": DemoSourceDatabaseResource(),
         "lake": LakeResource(),
-        "warehouse": WarehouseResource(url=url),
+        "warehouse": WarehouseResource(),
         "mlflow": MlflowResource(),
     }
 
 
-@pytest.mark.slow
 def test_running_projects_get_predictions_with_intervals_and_the_metadata_reports_coverage(resources):
     with DagsterInstance.ephemeral() as instance:
         projects = _silver_of_the_demo(instance, resources, scale=0.4)
@@ -108,13 +107,7 @@ def test_running_projects_get_predictions_with_intervals_and_the_metadata_report
         }
 
 
-def test_too_few_finished_projects_warns_and_predicts_nothing(maestro_home):
-    resources = {
-        "demo_source_db": DemoSourceDatabaseResource(),
-        "lake": LakeResource(),
-        "warehouse": WarehouseResource(),
-        "mlflow": MlflowResource(),
-    }
+def test_too_few_finished_projects_warns_and_predicts_nothing(resources):
     with DagsterInstance.ephemeral() as instance:
         projects = _silver_of_the_demo(instance, resources, scale=0.01)
         result = _run(instance, resources)
