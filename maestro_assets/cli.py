@@ -80,6 +80,36 @@ def _only_model_gates_failed(summary) -> bool:
     )
 
 
+def _without_predictions_of_models_without_champion(keys: list, held: list[str]) -> tuple[list, list[str]]:
+    """``keys`` less the batch predictions of each model whose gate held (``held``: failed gate
+    checks, ``asset:check``) and that has no champion at all — its first version was not promoted,
+    so those runs could only fail; and the predictions assets left out."""
+    from .defs.config import MODELS
+    from .defs.models.assets import model_key, predictions_key, promotion_key, serving_key
+
+    held_assets = {name.rsplit(":", 1)[0] for name in held}
+    gated = [
+        name
+        for name in MODELS
+        if held_assets & {k.to_user_string() for k in (model_key(name), serving_key(name), promotion_key(name))}
+    ]
+    wanted = {predictions_key(name): name for name in gated if predictions_key(name) in keys}
+    if not wanted:
+        return keys, []
+    from .lib.models.registry import UnknownModel
+
+    registry = _model_registry()
+
+    def has_champion(name: str) -> bool:
+        try:
+            return registry.alias_version(name, "champion") is not None
+        except UnknownModel:  # never registered: its first training held
+            return False
+
+    drop = {key for key, name in wanted.items() if not has_champion(name)}
+    return [k for k in keys if k not in drop], sorted(k.to_user_string() for k in drop)
+
+
 def _report_failures(summary) -> None:
     for line in summary.errors:
         print(f"  failed: {line}", file=sys.stderr)
@@ -137,7 +167,12 @@ def cmd_demo(args) -> int:
     # analytics last: the artifact library reads what every other asset made
     stages = run_stages(rest) + run_stages(keys_in_groups([ANALYTICS_GROUP]))
     materialized, passed, failed, warned, held, ok = 0, 0, [], [], [], True
+    unscored: list[str] = []
     for keys, partitions_def in stages:
+        keys, skipped = _without_predictions_of_models_without_champion(keys, held)
+        unscored += skipped
+        if not keys:
+            continue
         span = None if partitions_def is None else partition_range_for(partitions_def, *window)
         if partitions_def is not None and span is None:
             print(f"skipping {len(keys)} assets: none of their partitions falls in {window[0]}..{window[1]}")
@@ -160,7 +195,12 @@ def cmd_demo(args) -> int:
     print(f"  checks failed       : {len(failed)}" + (f" ({', '.join(failed)})" if failed else ""))
     print(f"  warnings            : {len(warned)}" + (f" ({', '.join(warned)})" if warned else ""))
     if held:
-        print(f"  not promoted        : {', '.join(held)} (the champion stays; see the check in the UI)")
+        print(f"  not promoted        : {', '.join(held)} (see the check in the UI)")
+    if unscored:
+        print(
+            f"  not predicted       : {', '.join(unscored)} (no version passed the gates yet, so no champion "
+            "to predict with; rerun the model's assets once the check passes)"
+        )
     print("  " + UI_HINT.format(home=home, port=ui_port()))
     return 0 if ok else 1
 

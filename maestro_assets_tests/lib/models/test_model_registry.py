@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import free_port
+from dagster import AssetKey
 from sklearn.linear_model import LogisticRegression
 
 from maestro_assets.cli import main
@@ -292,3 +293,25 @@ def test_register_promote_rollback_on_an_mlflow_server_with_postgres(mlflow_serv
     assert audit["action"].tolist() == ["register"] * 3 + ["promote"] * 3 + ["rollback"] * 2
     assert audit["previous_version"].tolist()[-2:] == ["3", "2"]
     assert str(registry.history(name)["changed_at"].dt.tz) == "UTC"
+
+
+def test_the_demo_leaves_out_predictions_of_a_held_model_without_champion(maestro_home, tmp_path, monkeypatch):
+    """A first version held by its serving gate leaves no champion: the demo does not start batch
+    predictions that can only fail; a held model that has a champion still predicts with it."""
+    from maestro_assets.cli import _model_registry, _without_predictions_of_models_without_champion
+    from maestro_assets.defs.models.assets import predictions_key
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    model_uri, run_id = log_tiny_model(uri, artifact_root=(tmp_path / "artifacts").as_uri())
+    monkeypatch.setenv(settings.ENV_MLFLOW_URI, uri)
+    registry = _model_registry()
+    registry.register("project_success", model_uri, run_id)
+    registry.promote("project_success", "1", "first model")
+    other = AssetKey("gold_x")
+    keys = [predictions_key("task_lateness"), predictions_key("project_success"), other]
+    held = ["serving_check_task_lateness:serving_requirements", "serving_check_project_success:serving_requirements"]
+    assert _without_predictions_of_models_without_champion(keys, held) == (
+        [predictions_key("project_success"), other],
+        ["batch_predictions_task_lateness"],
+    )
+    assert _without_predictions_of_models_without_champion(keys, []) == (keys, [])
