@@ -404,7 +404,8 @@ def demo_partition_range() -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
-def cmd_metrics_exporter(args) -> int:
+def cmd_metrics_exporter(args, stop=None) -> int:
+    """Serve the metrics until interrupted (or until the ``threading.Event`` ``stop`` is set)."""
     import threading
 
     from dagster import DagsterInstance
@@ -423,7 +424,7 @@ def cmd_metrics_exporter(args) -> int:
         )
         print(f"serving Maestro metrics on http://{args.host}:{args.port}/metrics", flush=True)
         try:
-            threading.Event().wait()
+            (stop or threading.Event()).wait()
         finally:
             server.shutdown()
     return 0

@@ -299,3 +299,56 @@ def test_exporter_help_text_and_unreadable_lake(platform, tmp_path):
     assert "# HELP maestro_runs Runs in the Dagster instance, by status." in text
     assert 'maestro_metrics_source_up{source="lake"} 0.0' in text
     assert 'maestro_runs{status="FAILURE"} 2.0' in text  # the instance's figures are still served
+
+
+def test_grafana_dashboard_charts_every_exported_metric(platform):
+    from pathlib import Path
+
+    instance, _runs = platform
+    port = free_port()
+    server, _thread = serve_metrics(lambda: read_platform_snapshot(instance, None, None), port, "127.0.0.1")
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+    exported = {line.split()[2] for line in text.splitlines() if line.startswith("# HELP maestro_")}
+    assert len(exported) == 10  # every family is described, with or without samples
+    dashboard = json.loads((Path(__file__).parents[1] / "deploy" / "grafana" / "maestro.json").read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    exprs = " ".join(t["expr"] for p in panels for t in p["targets"])
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)
+    assert all(t["datasource"]["uid"] == "${datasource}" for p in panels for t in p["targets"])
+    assert {name for name in exported if name not in exprs} == set()
+
+
+def test_metrics_exporter_command_serves_the_configured_platform(maestro_home):
+    """`maestro metrics-exporter` wires the code location's instance (DAGSTER_HOME), asset graph and lake."""
+    from maestro_assets import cli
+
+    LocalLake(maestro_home / "lake").write_partition(
+        "quarantine", "demo_db/users", ("date", "2026-01-01"), pd.DataFrame({"id": ["7"]})
+    )
+    port = free_port()
+    stop = threading.Event()
+    args = cli.build_parser().parse_args(["metrics-exporter", "--port", str(port), "--host", "127.0.0.1"])
+    exporter = threading.Thread(target=cli.cmd_metrics_exporter, args=(args, stop), daemon=True)
+    exporter.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                metrics = scrape(port)
+                break
+            except requests.ConnectionError:
+                assert exporter.is_alive() and time.monotonic() < deadline, "the exporter did not start"
+                time.sleep(0.2)
+    finally:
+        stop.set()
+        exporter.join(10)
+    assert not exporter.is_alive()  # stopped: the server shut down
+    assert metrics[("maestro_quarantine_rows", frozenset({("table", "demo_db/users")}))] == 1
+    assert metrics[("maestro_runs", frozenset({("status", "FAILURE")}))] == 0  # a fresh instance
+    assert metrics[("maestro_metrics_source_up", frozenset({("source", "dagster")}))] == 1
