@@ -7,8 +7,10 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -228,8 +230,23 @@ def test_alert_sensors_are_in_the_code_location_and_running_by_default():
 
 
 # -- metrics -----------------------------------------------------------------------------------------
+@contextmanager
+def exporter(read):
+    """The metrics served from ``read`` on a free port of 127.0.0.1, for the block; the port."""
+    port = free_port()
+    server, _thread = serve_metrics(read, port, "127.0.0.1")
+    try:
+        yield port
+    finally:
+        server.shutdown()
+
+
+def metrics_text(port: int) -> str:
+    return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+
 def scrape(port: int) -> dict[tuple[str, frozenset], float]:
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = metrics_text(port)
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
@@ -245,14 +262,10 @@ def test_exporter_serves_runs_ages_checks_quarantine_and_serving(platform, tmp_p
     lake.write_partition("quarantine", "demo_db/tasks", ("date", "2026-01-02"), rows.head(2))
     lake.put("quarantine/files/demo_db/events/date=2026-01-01/00000.json", b'{"reason": "not a CSV"}')
     asset_graph = dg.Definitions(assets=ASSETS).resolve_asset_graph()
-    port = free_port()
-    server, _thread = serve_metrics(lambda: read_platform_snapshot(instance, asset_graph, lake), port, "127.0.0.1")
-    try:
+    with exporter(lambda: read_platform_snapshot(instance, asset_graph, lake)) as port:
         metrics = scrape(port)
         instance.report_runless_asset_event(dg.AssetMaterialization("exploding_asset"))
         again = scrape(port)  # read at each scrape: the new materialization shows
-    finally:
-        server.shutdown()
 
     def value(name, **labels):
         return metrics[(name, frozenset(labels.items()))]
@@ -290,27 +303,17 @@ def test_exporter_help_text_and_unreadable_lake(platform, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     (tmp_path / "lake" / "quarantine" / "t" / "date=2026-01-01").mkdir(parents=True)
     (tmp_path / "lake" / "quarantine" / "t" / "date=2026-01-01" / "part-0.parquet").write_bytes(b"not parquet")
-    port = free_port()
-    server, _thread = serve_metrics(lambda: read_platform_snapshot(instance, None, lake), port, "127.0.0.1")
-    try:
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    finally:
-        server.shutdown()
+    with exporter(lambda: read_platform_snapshot(instance, None, lake)) as port:
+        text = metrics_text(port)
     assert "# HELP maestro_runs Runs in the Dagster instance, by status." in text
     assert 'maestro_metrics_source_up{source="lake"} 0.0' in text
     assert 'maestro_runs{status="FAILURE"} 2.0' in text  # the instance's figures are still served
 
 
 def test_grafana_dashboard_charts_every_exported_metric(platform):
-    from pathlib import Path
-
     instance, _runs = platform
-    port = free_port()
-    server, _thread = serve_metrics(lambda: read_platform_snapshot(instance, None, None), port, "127.0.0.1")
-    try:
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    finally:
-        server.shutdown()
+    with exporter(lambda: read_platform_snapshot(instance, None, None)) as port:
+        text = metrics_text(port)
     exported = {line.split()[2] for line in text.splitlines() if line.startswith("# HELP maestro_")}
     assert len(exported) == 10  # every family is described, with or without samples
     dashboard = json.loads((Path(__file__).parents[1] / "deploy" / "grafana" / "maestro.json").read_text())
