@@ -4,7 +4,11 @@ Both are run-failure sensors (Dagster keeps their cursor: each failed run is see
 RUNNING by default, so a deployment alerts as soon as ``MAESTRO_ALERT_WEBHOOK_URL`` is set, with no
 switch to flip in the UI; without the variable they post nothing (logged once per process) and
 cost one cheap evaluation every 30 s. A blocking check that fails fails its run, so the failed run's
-check evaluations are where the failed blocking checks are.
+check evaluations are where the failed blocking checks are (a blocking check of WARN severity does
+not fail its run, and is not alerted).
+
+They return nothing: a run-status sensor that returns a value ends its tick after that run, so
+one returning a ``SkipReason`` would handle one failed run per tick; what was sent is in the log.
 """
 
 from dagster import (
@@ -13,7 +17,6 @@ from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
     RunFailureSensorContext,
-    SkipReason,
     run_failure_sensor,
 )
 
@@ -90,20 +93,15 @@ def alert_sensor(what: str):
 
 @alert_sensor("every failed run: its job, failed steps and the error's first line")
 def alert_on_run_failure(context: RunFailureSensorContext):
-    failure = run_failure(context)
-    if not send_alert(run_failure_payload(failure), log=context.log):
-        return SkipReason(f"no alert delivered for run {failure.run_id} (see the sensor's log)")
-    return None
+    send_alert(run_failure_payload(run_failure(context)), log=context.log)
 
 
 @alert_sensor("every failed blocking asset check of a failed run: the check, its asset, severity and metadata")
 def alert_on_blocking_check_failure(context: RunFailureSensorContext):
     run = context.dagster_run
     failures = failed_blocking_checks(context.instance, run.run_id, run.job_name)
-    sent = sum(send_alert(check_failure_payload(failure), log=context.log) for failure in failures)
-    if sent < len(failures) or not failures:
-        return SkipReason(f"run {run.run_id}: {len(failures)} failed blocking check(s), {sent} alert(s) delivered")
-    return None
+    for failure in failures:
+        send_alert(check_failure_payload(failure), log=context.log)
 
 
 ALERT_SENSORS = [alert_on_run_failure, alert_on_blocking_check_failure]
