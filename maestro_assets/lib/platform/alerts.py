@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 
@@ -159,7 +160,7 @@ def send_alert(
             log.info(f"{settings.ENV_ALERT_WEBHOOK_URL} is not set: alerts are not sent")
             _warned_no_url = True
         return False
-    shown = "the webhook" if url == settings.alert_webhook_url() else scrub(url)
+    shown = f"the webhook at {urlsplit(url).hostname}"  # its path is the credential of a Slack webhook
     problem = ""
     for attempt in range(1, attempts + 1):
         try:
