@@ -164,6 +164,9 @@ def test_run_failure_posts_run_step_first_error_line_and_link_redacted(platform,
     assert "second line" not in body
     assert f"{UI_URL}/runs/{run_id}" in body  # the trailing slash of MAESTRO_UI_URL is not doubled
     assert payload["blocks"][0]["type"] == "header"
+    fields = {f["text"].split("\n")[0]: f["text"].split("\n", 1)[1] for f in payload["blocks"][2]["fields"]}
+    assert fields["*Failed steps*"] == "exploding_asset"
+    assert fields["*Assets not materialized*"] == "exploding_asset"
 
 
 def test_failed_blocking_check_posts_check_asset_and_metadata(platform, webhook):

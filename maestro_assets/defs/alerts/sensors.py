@@ -47,12 +47,25 @@ def run_failure(context: RunFailureSensorContext) -> RunFailure:
     if error is None:
         run_error = getattr(context.failure_event.event_specific_data, "error", None)
         error = run_error.message if run_error is not None else context.failure_event.message
+    run_id = context.dagster_run.run_id
     return RunFailure(
-        run_id=context.dagster_run.run_id,
+        run_id=run_id,
         job=context.dagster_run.job_name,
         error=error or "",
         failed_steps=tuple(event.step_key for event in steps if event.step_key),
+        assets_not_materialized=assets_not_materialized(context.instance, run_id),
     )
+
+
+def _run_asset_keys(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> set[str]:
+    records = instance.get_records_for_run(run_id, of_type=event_type).records
+    return {record.asset_key.to_user_string() for record in records if record.asset_key is not None}
+
+
+def assets_not_materialized(instance: DagsterInstance, run_id: str) -> tuple[str, ...]:
+    """The assets the run planned and did not materialize, sorted."""
+    planned = _run_asset_keys(instance, run_id, DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return tuple(sorted(planned - _run_asset_keys(instance, run_id, DagsterEventType.ASSET_MATERIALIZATION)))
 
 
 def _metadata_text(value) -> str:

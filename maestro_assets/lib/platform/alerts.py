@@ -40,12 +40,14 @@ _warned_no_url = False
 
 @dataclass(frozen=True)
 class RunFailure:
-    """A run that failed: its steps (or assets) that failed and the error that ended it."""
+    """A run that failed: its steps that failed, the assets it planned and did not materialize
+    (those steps' assets, and those downstream of them that were skipped) and the error."""
 
     run_id: str
     job: str
     error: str
     failed_steps: Sequence[str] = ()
+    assets_not_materialized: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,13 @@ def run_failure_payload(failure: RunFailure, ui_url: str | None = None) -> dict:
     error = first_line(failure.error)
     steps = ", ".join(failure.failed_steps) or "(no step failed: the run itself did)"
     link = run_link(failure.run_id, ui_url)
+    fields = [("Run", f"`{failure.run_id}`"), ("Job", failure.job), ("Failed steps", steps)]
+    if failure.assets_not_materialized:
+        fields.append(("Assets not materialized", ", ".join(failure.assets_not_materialized)))
     return _payload(
         f"Maestro run failed: {failure.job}",
         f"Run `{failure.run_id}` of job `{failure.job}` failed in {steps}: {error}",
-        [("Run", f"`{failure.run_id}`"), ("Job", failure.job), ("Failed", steps), ("Error", error)],
+        [*fields, ("Error", error)],
         link,
     )
 
