@@ -14,6 +14,8 @@ maestro artifacts search [--tag T] [--kind K] [TEXT]
                               artifacts of the library whose name, description or owner holds TEXT
 maestro artifacts register --kind K --name N --version V [--owner O] [--tag T ...]
                               register an artifact version by hand (code, a hand-made file)
+maestro metrics-exporter [--port N] [--host H]
+                              serve the platform's Prometheus metrics on http://H:N/metrics (read at each scrape)
 """
 
 from __future__ import annotations
@@ -442,6 +444,32 @@ def demo_partition_range() -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
+def cmd_metrics_exporter(args, stop=None) -> int:
+    """Serve the metrics until interrupted (or until the ``threading.Event`` ``stop`` is set)."""
+    import threading
+
+    from dagster import DagsterInstance
+
+    from .definitions import defs
+    from .defs.alerts.platform_state import read_platform_snapshot
+    from .lib.platform.metrics import serve_metrics
+    from .platform_runner import ensure_dagster_home
+
+    ensure_dagster_home()
+    asset_graph = defs.resolve_asset_graph()
+    lake = defs.resources["lake"].client()
+    with DagsterInstance.get() as instance:
+        server, _thread = serve_metrics(
+            lambda: read_platform_snapshot(instance, asset_graph, lake), args.port, args.host
+        )
+        print(f"serving Maestro metrics on http://{args.host}:{args.port}/metrics", flush=True)
+        try:
+            (stop or threading.Event()).wait()
+        finally:
+            server.shutdown()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maestro", description="Maestro data and ML asset platform")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -501,6 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--tag", action="append", help="a label (key=value or a word); repeat for more")
     register.add_argument("--description", help="what the artifact is")
     register.set_defaults(func=cmd_artifacts_register)
+    exporter = sub.add_parser("metrics-exporter", help="serve the platform's Prometheus metrics")
+    exporter.add_argument("--port", type=int, default=9108, help="port to listen on (default 9108)")
+    exporter.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    exporter.set_defaults(func=cmd_metrics_exporter)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),

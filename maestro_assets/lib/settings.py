@@ -144,3 +144,18 @@ DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"  # `make ui` serves the local tracki
 def mlflow_ui_url() -> str | None:
     """Where links to MLflow runs point when the tracking store is not an http(s) server."""
     return _env(ENV_MLFLOW_UI) or DEFAULT_MLFLOW_UI
+
+
+ENV_ALERT_WEBHOOK_URL = "MAESTRO_ALERT_WEBHOOK_URL"
+ENV_UI_URL = "MAESTRO_UI_URL"
+DEFAULT_UI_URL = "http://localhost:3000"  # the Dagster UI of `make ui` and of deploy/compose.yaml
+
+
+def alert_webhook_url() -> str | None:
+    """Where alerts are POSTed (a Slack incoming webhook or anything taking its JSON); none: no alerts."""
+    return _env(ENV_ALERT_WEBHOOK_URL)
+
+
+def ui_url() -> str:
+    """The Dagster UI's base URL, which links in alerts point to."""
+    return (_env(ENV_UI_URL) or DEFAULT_UI_URL).rstrip("/")
