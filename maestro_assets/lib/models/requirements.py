@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..errors import MaestroError, validation_problems
 from ..settings import ENV_MODELS, models_file
+from ..warehouse import IDENTIFIER
 
 MAX_SUFFIX = "_max"
 
@@ -87,7 +88,9 @@ class ModelRequirements(_Strict):
     """One model's entry in the file; ``name`` is its key there (and its registered model's name)."""
 
     task: Literal["classification", "regression"]
-    training_set: str = Field(min_length=1, description="the training-set asset the model is trained on")
+    training_set: str = Field(
+        pattern=IDENTIFIER.pattern, description="the training-set asset the model is trained on (letters, digits, '_')"
+    )
     description: str = ""
     primary_metric: str
     baseline: dict[str, float] = Field(default_factory=dict)

@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 from ..errors import MaestroError
+from ..warehouse import IDENTIFIER
 from .coercion import Coerced, coerce_column
 from .dtypes import DtypeSpec, Family, parse_dtype
 
@@ -171,7 +172,10 @@ assert set(PARAMS) == set(DECLARED_CHECK_KINDS)
 class ColumnRule(_Model):
     _level: ClassVar[str] = "column"
 
-    name: str = Field(description="the column's name")
+    name: str = Field(
+        pattern=IDENTIFIER.pattern,
+        description="the column's name (letters, digits and '_': it is quoted into the warehouse's SQL)",
+    )
     dtype: str = Field(
         description="int8…int64, uint8…uint64, float32, float64, bool, string, category, "
         'datetime64[ns] or datetime64[ns, <zone>] (e.g. "datetime64[ns, UTC]")',
