@@ -80,6 +80,7 @@ def test_a_new_domain_joins_the_code_location_without_editing_definitions(tmp_pa
 def test_the_real_domains_are_the_packages_under_defs():
     assert set(domain_definitions()) == {
         "analytics",
+        "backup",
         "demo",
         "feature_store",
         "features",
