@@ -108,8 +108,9 @@ def _conninfo(url: URL, database: str | None = None) -> str:
 
 
 def _client_env(url: URL) -> dict[str, str]:
+    """The environment of pg_dump/pg_restore: the URL's password as PGPASSWORD (without one in the
+    URL, libpq's own PGPASSWORD or ~/.pgpass apply, as for the connections Maestro opens itself)."""
     env = dict(os.environ)
-    env.pop("PGPASSWORD", None)
     if url.password:
         env["PGPASSWORD"] = url.password
     return env
