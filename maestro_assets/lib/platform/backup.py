@@ -441,7 +441,7 @@ def restore(
         files = {}
         for entry in manifest["databases"]:
             path = Path(tmp) / f"{entry['name']}.dump"
-            path.write_bytes(lake.get(entry["key"]))
+            lake.get_file(entry["key"], path)
             actual = _sha256(path)
             if actual != entry["sha256"]:
                 raise CorruptBackupError(
