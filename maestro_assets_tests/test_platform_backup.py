@@ -297,3 +297,19 @@ def test_the_command_line_backs_up_and_restores(platform_env, target_server, cap
     err = capsys.readouterr().err
     assert "no backup '19990101T000000Z' in the lake" in err
     assert platform_env.password not in out + err
+
+
+@pytest.mark.skipif(not Path("/usr/bin/pg_dump").exists(), reason="no system pg_dump to compare with")
+def test_a_pg_dump_older_than_the_server_names_the_setting(platform_env, maestro_home, monkeypatch):
+    import subprocess
+
+    version = subprocess.run(["/usr/bin/pg_dump", "--version"], capture_output=True, text=True).stdout
+    if int(version.split()[2].split(".")[0]) >= 18:
+        pytest.skip(f"the system pg_dump is not older than the server: {version.strip()}")
+    monkeypatch.setenv(settings.ENV_PG_BIN_DIR, "/usr/bin")
+    lake = open_lake(str(maestro_home / "lake"))
+    with pytest.raises(
+        BackupError, match="server version mismatch; .*server version: 18.*point MAESTRO_PG_BIN_DIR at a newer one"
+    ) as failure:
+        backup_databases(lake, [PlatformDatabase("mlflow", platform_env.url("mlflow"), "test")], now=NOW)
+    assert platform_env.password not in str(failure.value)

@@ -137,11 +137,12 @@ def postgres_binary(name: str) -> str:
 def _run(command: list[str], url: URL, what: str) -> None:
     result = subprocess.run(command, env=_client_env(url), capture_output=True, text=True)
     if result.returncode != 0:
-        problem = scrub(result.stderr.strip() or f"exit status {result.returncode}", url.password)
-        raise BackupError(
-            f"{what}: {Path(command[0]).name} failed: {problem} "
-            f"(a client older than the server is refused: point {settings.ENV_PG_BIN_DIR} at a newer one)"
-        )
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        problem = scrub("; ".join(lines) or f"exit status {result.returncode}", url.password)
+        hint = ""
+        if "version mismatch" in problem:
+            hint = f" (the client is older than the server: point {settings.ENV_PG_BIN_DIR} at a newer one)"
+        raise BackupError(f"{what}: {Path(command[0]).name} failed: {problem}{hint}")
 
 
 # -- what a database holds ----------------------------------------------------------------------
