@@ -456,18 +456,23 @@ def restore(
             name, database = entry["name"], targets[entry["name"]]
             with _engine(server, isolation_level="AUTOCOMMIT").connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{database}" TEMPLATE template0'))
-            _run(
-                [
-                    postgres_binary("pg_restore"),
-                    "--no-owner",
-                    "--no-acl",
-                    "--exit-on-error",
-                    f"--dbname={_conninfo(server, database)}",
-                    str(files[name]),
-                ],
-                server,
-                f"restore of {name} into {database}",
-            )
+            try:
+                _run(
+                    [
+                        postgres_binary("pg_restore"),
+                        "--no-owner",
+                        "--no-acl",
+                        "--exit-on-error",
+                        f"--dbname={_conninfo(server, database)}",
+                        str(files[name]),
+                    ],
+                    server,
+                    f"restore of {name} into {database}",
+                )
+            except BackupError as exc:
+                raise BackupError(
+                    f"{exc}; {database} is incomplete on the target: drop it before trying again"
+                ) from None
             with _engine(server, database).connect() as conn:
                 counts = table_row_counts(conn)
                 problems += _compare(name, entry["row_counts"], counts, "rows")
