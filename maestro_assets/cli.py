@@ -16,6 +16,9 @@ maestro artifacts register --kind K --name N --version V [--owner O] [--tag T ..
                               register an artifact version by hand (code, a hand-made file)
 maestro metrics-exporter [--port N] [--host H]
                               serve the platform's Prometheus metrics on http://H:N/metrics (read at each scrape)
+maestro backup [--checksums]  pg_dump every platform database into backups/<id>/ of the lake, apply retention
+maestro restore [--backup ID] --target URL
+                              restore a backup (default: the newest) onto an empty PostgreSQL server, verified
 """
 
 from __future__ import annotations
@@ -356,6 +359,26 @@ def _model_registry():
     return ModelRegistry(resources["mlflow"].client(), resources["warehouse"].client())
 
 
+def cmd_backup(args) -> int:
+    from .lib.platform.backup import backup_databases
+    from .resources import LakeResource
+
+    report = backup_databases(LakeResource().client(), with_checksums=args.checksums, log=print)
+    print(f"backup {report.backup_id}: {len(report.dumps)} database(s) dumped, {len(report.skipped)} skipped")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from .lib.platform.backup import restore
+    from .resources import LakeResource
+
+    report = restore(LakeResource().client(), args.target, args.backup, log=print)
+    print(
+        f"backup {report.backup_id} restored: {', '.join(report.databases.values())} (checksums and row counts match)"
+    )
+    return 0
+
+
 def cmd_models_history(args) -> int:
     registry = _model_registry()
     history = registry.history(args.name)
@@ -533,6 +556,17 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--port", type=int, default=9108, help="port to listen on (default 9108)")
     exporter.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     exporter.set_defaults(func=cmd_metrics_exporter)
+    backup = sub.add_parser("backup", help="back up the platform databases into the lake (pg_dump)")
+    backup.add_argument("--checksums", action="store_true", help="also keep an md5 of every table (reads every row)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup onto an empty PostgreSQL server")
+    restore.add_argument(
+        "--backup", default="latest", help="the backup id (backups/<id>/ in the lake); default: newest"
+    )
+    restore.add_argument(
+        "--target", required=True, help="the target server's URL, e.g. postgresql://user@host/postgres"
+    )
+    restore.set_defaults(func=cmd_restore)
     for name, func, text in (
         ("seed", cmd_seed, "generate the demo source system"),
         ("demo", cmd_demo, "seed if absent, then materialize every asset"),

@@ -130,3 +130,16 @@ def is_transient(exc: BaseException) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+class BackupError(MaestroError):
+    """A backup or restore that cannot go on: a failed pg_dump/pg_restore, a target that is not empty,
+    no backup in the lake; the message names the database, the file or the setting."""
+
+
+class CorruptBackupError(BackupError):
+    """A dump whose checksum differs from the manifest's: refused before anything is restored."""
+
+
+class RestoreVerificationError(BackupError):
+    """A restored database whose row counts (or table checksums) differ from the manifest's."""

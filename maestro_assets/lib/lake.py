@@ -74,6 +74,10 @@ class Lake(ABC):
     def put_file(self, key: str, path: Path) -> None:
         """Upload a local file (multipart above the threshold); the object appears atomically."""
 
+    def get_file(self, key: str, path: Path) -> None:
+        """Download an object into a local file (streamed where the store can: large dumps never sit in memory)."""
+        Path(path).write_bytes(self.get(key))
+
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
@@ -357,6 +361,16 @@ class S3Lake(Lake):
 
     def put_file(self, key: str, path: Path) -> None:
         self.client.upload_file(str(path), self.bucket, self._key(key), Config=self.transfer)
+
+    def get_file(self, key: str, path: Path) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(path), Config=self.transfer)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise LakeKeyError(f"no object {key!r} in the lake {self.url}") from None
+            raise
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))

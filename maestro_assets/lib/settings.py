@@ -159,3 +159,57 @@ def alert_webhook_url() -> str | None:
 def ui_url() -> str:
     """The Dagster UI's base URL, which links in alerts point to."""
     return (_env(ENV_UI_URL) or DEFAULT_UI_URL).rstrip("/")
+
+
+# -- platform databases: backup, restore, retention (lib/platform/) -----------------------------
+ENV_DAGSTER_PG = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
+ENV_MLFLOW_BACKEND_URL = "MAESTRO_MLFLOW_BACKEND_URL"  # the tracking server's --backend-store-uri
+ENV_FEAST_REGISTRY_URL = "MAESTRO_FEAST_REGISTRY_URL"  # deploy/feature_store.yaml's SQL registry
+ENV_PG_BIN_DIR = "MAESTRO_PG_BIN_DIR"  # folder of pg_dump/pg_restore (default: the ones on PATH)
+ENV_BACKUP_KEEP_LAST = "MAESTRO_BACKUP_KEEP_LAST"
+ENV_BACKUP_MAX_AGE_DAYS = "MAESTRO_BACKUP_MAX_AGE_DAYS"
+ENV_RESTORE_DRILL_URL = "MAESTRO_RESTORE_DRILL_URL"  # a scratch server the weekly drill restores into
+ENV_RETENTION = "MAESTRO_RETENTION"  # the retention YAML (default: none, nothing is deleted)
+
+
+def dagster_storage_url() -> str | None:
+    """The Dagster instance's PostgreSQL (deploy/dagster.yaml's DAGSTER_PG_* variables), if set."""
+    host, port, user, password, database = (_env(name) for name in ENV_DAGSTER_PG)
+    if not (host and database):
+        return None
+    from sqlalchemy.engine import URL
+
+    url = URL.create(
+        "postgresql+psycopg2", username=user, password=password, host=host, port=int(port or 5432), database=database
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def mlflow_backend_url() -> str | None:
+    """MLflow's backend store: MAESTRO_MLFLOW_BACKEND_URL, or the tracking URI when it is a database."""
+    return _env(ENV_MLFLOW_BACKEND_URL) or (None if "://" not in mlflow_tracking_uri() else mlflow_tracking_uri())
+
+
+def feast_registry_url() -> str | None:
+    return _env(ENV_FEAST_REGISTRY_URL)
+
+
+def pg_bin_dir() -> str | None:
+    return _env(ENV_PG_BIN_DIR)
+
+
+def backup_keep_last() -> int:
+    return int(_env(ENV_BACKUP_KEEP_LAST) or 7)
+
+
+def backup_max_age_days() -> float:
+    return float(_env(ENV_BACKUP_MAX_AGE_DAYS) or 30)
+
+
+def restore_drill_url() -> str | None:
+    return _env(ENV_RESTORE_DRILL_URL)
+
+
+def retention_file() -> Path | None:
+    value = _env(ENV_RETENTION)
+    return Path(value) if value else None

@@ -81,6 +81,7 @@ def test_the_real_domains_are_the_packages_under_defs():
     assert set(domain_definitions()) == {
         "alerts",
         "analytics",
+        "backup",
         "demo",
         "feature_store",
         "features",

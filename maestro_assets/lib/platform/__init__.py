@@ -1,1 +1,2 @@
-"""The platform's own health: alerts posted to a webhook and the metrics Prometheus scrapes."""
+"""The platform itself: alerts posted to a webhook, the metrics Prometheus scrapes, backups of its
+databases, restores, and retention of old data."""
