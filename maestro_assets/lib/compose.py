@@ -4,7 +4,8 @@ YAML anchors and aliases (``x-maestro-env: &maestro-env`` ... ``environment: *ma
 resolve in the YAML load; every string is then interpolated from the given variables with
 compose's rules: ``${VAR}`` and ``$VAR`` (empty when unset), ``${VAR:-default}`` (default when
 unset or empty), ``${VAR-default}`` (default when unset), ``${VAR:?message}`` / ``${VAR?message}``
-(an error naming the variable), and ``$$`` for a literal ``$``. A string ``command`` is split the
+(an error naming the variable), and ``$$`` for a literal ``$``; a default may itself hold a
+``${...}``. A string ``command`` is split the
 way compose splits it (shell words, no shell); the service's ``entrypoint`` comes first.
 """
 
@@ -21,7 +22,8 @@ import yaml
 from .errors import ConfigurationError
 
 _REFERENCE = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<op>:?[-?])(?P<arg>(?:[^{}]|\{[^{}]*\})*))?\}"  # a default may hold one ${...}
     r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
 
