@@ -226,9 +226,10 @@ class Topology:
             process = self.processes[name]
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 8  # for all of them together; then what is left is killed
         for process in self.processes.values():
             try:
-                process.wait(15)
+                process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

@@ -66,53 +66,33 @@ def s3_client(topo):
     )
 
 
-def selector(kind: str, name: str, location: str) -> dict:
-    return {"repositoryLocationName": location, "repositoryName": REPOSITORY, f"{kind}Name": name}
+# per kind: (the type startX returns, the stop mutation, the type it returns, that type's state field)
+INSTIGATORS = {
+    "schedule": ("ScheduleStateResult", "stopRunningSchedule", "ScheduleStateResult", "scheduleState"),
+    "sensor": ("Sensor", "stopSensor", "StopSensorMutationResult", "instigationState"),
+}
 
 
-def start_schedule(topo, name: str, location: str) -> str:
-    result = topo.graphql(
-        "mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename"
-        " ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }",
-        {"s": selector("schedule", name, location)},
-    )["startSchedule"]
-    return result["scheduleState"]["status"]
-
-
-def stop_schedule(topo, name: str, location: str) -> str:
-    state_id = topo.graphql(
-        "query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) {"
-        " ... on Schedule { scheduleState { id } } } }",
-        {"s": selector("schedule", name, location)},
-    )["scheduleOrError"]["scheduleState"]["id"]
-    result = topo.graphql(
-        "mutation($id: String!) { stopRunningSchedule(id: $id) { __typename"
-        " ... on ScheduleStateResult { scheduleState { status } } } }",
-        {"id": state_id},
-    )["stopRunningSchedule"]
-    return result["scheduleState"]["status"]
-
-
-def start_sensor(topo, name: str, location: str) -> str:
-    result = topo.graphql(
-        "mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename"
-        " ... on Sensor { sensorState { status } } ... on PythonError { message } } }",
-        {"s": selector("sensor", name, location)},
-    )["startSensor"]
-    return result["sensorState"]["status"]
-
-
-def stop_sensor(topo, name: str, location: str) -> str:
-    state_id = topo.graphql(
-        "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { sensorState { id } } } }",
-        {"s": selector("sensor", name, location)},
-    )["sensorOrError"]["sensorState"]["id"]
-    result = topo.graphql(
-        "mutation($id: String!) { stopSensor(id: $id) { __typename"
-        " ... on StopSensorMutationResult { instigationState { status } } } }",
-        {"id": state_id},
-    )["stopSensor"]
-    return result["instigationState"]["status"]
+def switch(topo, kind: str, name: str, location: str, on: bool) -> str:
+    """startSchedule / startSensor, or stopRunningSchedule / stopSensor, through GraphQL; the new status."""
+    started_type, stop, stopped_type, stopped_state = INSTIGATORS[kind]
+    title = kind.capitalize()
+    selector = {"s": {"repositoryLocationName": location, "repositoryName": REPOSITORY, f"{kind}Name": name}}
+    if on:
+        query = (
+            f"mutation($s: {title}Selector!) {{ start{title}({kind}Selector: $s) {{ __typename"
+            f" ... on {started_type} {{ {kind}State {{ status }} }} ... on PythonError {{ message }} }} }}"
+        )
+        return topo.graphql(query, selector)[f"start{title}"][f"{kind}State"]["status"]
+    found = topo.graphql(
+        f"query($s: {title}Selector!) {{ {kind}OrError({kind}Selector: $s) {{"
+        f" ... on {title} {{ {kind}State {{ id }} }} }} }}",
+        selector,
+    )[f"{kind}OrError"]
+    query = (
+        f"mutation($id: String!) {{ {stop}(id: $id) {{ ... on {stopped_type} {{ {stopped_state} {{ status }} }} }} }}"
+    )
+    return topo.graphql(query, {"id": found[f"{kind}State"]["id"]})[stop][stopped_state]["status"]
 
 
 def test_each_service_runs_its_compose_command_and_environment(topo, password_postgres):
@@ -135,7 +115,7 @@ def test_each_service_runs_its_compose_command_and_environment(topo, password_po
 
 def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_postgres):
     # the every-minute schedule first: its tick comes while the rest runs
-    assert start_schedule(topo, "every_minute_tick", EXTRA) == "RUNNING"
+    assert switch(topo, "schedule", "every_minute_tick", EXTRA, on=True) == "RUNNING"
 
     seed = topo.launch_run(
         "__ASSET_JOB",
@@ -154,7 +134,7 @@ def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_pos
     dropped_csv = s3.get_object(Bucket=BUCKET_NAME, Key=dropped_key)["Body"].read()
     for key in landed:
         s3.delete_object(Bucket=BUCKET_NAME, Key=key)
-    assert start_sensor(topo, "landing_files_sensor", "maestro") == "RUNNING"
+    assert switch(topo, "sensor", "landing_files_sensor", "maestro", on=True) == "RUNNING"
     s3.put_object(Bucket=BUCKET_NAME, Key=dropped_key, Body=dropped_csv)
     dropped_day = dropped_key.split("date=")[1].split("/")[0]
 
@@ -186,10 +166,10 @@ def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_pos
         {"tags": [{"key": "dagster/schedule_name", "value": "every_minute_tick"}]}, 1, timeout=90
     )[-1:]
     assert scheduled["status"] == "SUCCESS" and scheduled["jobName"] == "tick_job"
-    assert stop_schedule(topo, "every_minute_tick", EXTRA) == "STOPPED"
+    assert switch(topo, "schedule", "every_minute_tick", EXTRA, on=False) == "STOPPED"
 
     sensed = topo.wait_for_runs({"tags": [{"key": "dagster/sensor_name", "value": "landing_files_sensor"}]}, 1, 90)
-    assert stop_sensor(topo, "landing_files_sensor", "maestro") == "STOPPED"
+    assert switch(topo, "sensor", "landing_files_sensor", "maestro", on=False) == "STOPPED"
     assert [(r["tags"]["dagster/partition"], r["status"]) for r in sensed] == [(dropped_day, "SUCCESS")]
 
     # runs, their events and the daemon's ticks are in PostgreSQL (the dagster database)
@@ -217,7 +197,7 @@ def test_twenty_runs_at_once_never_more_than_the_limit(topo):
         for _ in range(20)
     ]
     assert len(set(submitted)) == 20
-    runs = topo.wait_for_runs({"runIds": submitted}, 20, timeout=150)
+    runs = topo.wait_for_runs({"runIds": submitted}, 20, timeout=300)
     assert sorted(r["runId"] for r in runs) == sorted(submitted)  # none lost
     assert [r["status"] for r in runs] == ["SUCCESS"] * 20
     assert all(r["startTime"] >= r["creationTime"] for r in runs)
