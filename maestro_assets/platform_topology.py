@@ -175,6 +175,8 @@ class Topology:
                     raise TopologyError(f"{name} exited with {self.processes[name].returncode}\n{self.log_tails()}")
             try:
                 value = ready()
+            except TopologyError:  # a definite failure (a code location that cannot load): no use waiting
+                raise
             except Exception:  # noqa: BLE001 - not ready yet: connection refused, still loading...
                 value = None
             if value:
@@ -183,13 +185,16 @@ class Topology:
         raise TopologyError(f"{what} not ready after {timeout:g}s\n{self.log_tails()}")
 
     def start(self, timeout: float = 240) -> Topology:
-        from dagster._grpc.client import DagsterGrpcClient
+        from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
 
         started = time.monotonic()
         self._prepare()
         for name in ("s3", "mlflow", "code-server"):
             self._spawn(name)
-        left = lambda: max(10.0, timeout - (time.monotonic() - started))  # noqa: E731
+
+        def left() -> float:
+            return max(10.0, timeout - (time.monotonic() - started))
+
         self._wait("s3", lambda: _listening(self.ports["s3"]), left(), ["s3"])
         client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
         self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])

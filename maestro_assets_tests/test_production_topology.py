@@ -6,6 +6,8 @@ fired by the daemon, and 20 runs submitted at once within the instance's concurr
 
 from __future__ import annotations
 
+import sys
+import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -104,11 +106,18 @@ def test_each_service_runs_its_compose_command_and_environment(topo, password_po
             item.split("=", 1) for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in item
         )
         assert services[name].environment.items() <= environ.items(), name
-        assert environ["PATH"].split(":")[0] == str(Path(topo.environment()["PATH"].split(":")[0]))
+        assert environ["PATH"].split(":")[0] == str(Path(sys.executable).parent)  # the venv first
     daemon_env = topo.services["daemon"].environment
     assert daemon_env["DAGSTER_PG_PASSWORD"] == password_postgres.password  # x-maestro-env's anchor resolved
     assert daemon_env["MAESTRO_WAREHOUSE_URL"] == password_postgres.url("warehouse")
     assert (topo.dagster_home / "dagster.yaml").read_text() == (DEPLOY / "dagster.yaml").read_text()
+    # MLflow's server answers, its tracking store in the `mlflow` database postgres-init.sql creates
+    with urllib.request.urlopen(f"http://127.0.0.1:{topo.ports['mlflow']}/health", timeout=30) as response:
+        assert response.read() == b"OK"
+    engine = sa.create_engine(password_postgres.url("mlflow"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM experiments")).scalar_one() >= 1  # MLflow's Default
+    engine.dispose()
     # the S3 service's `sh -c` script ran whole: the bucket folder made by `mkdir -p` is served
     assert BUCKET_NAME in {b["Name"] for b in s3_client(topo).list_buckets()["Buckets"]}
 
