@@ -422,7 +422,12 @@ SERVER_FIXTURES = {
     "mysql": {"mysql_server_url", "mysql_url"},
 }
 E2E_MODULES = ("test_cli.py", "test_webserver.py", "test_ui_browser.py", "test_benchmarks_run.py")
-SLOW_MODULES = ("test_ui_browser.py", "test_webserver.py", "test_celery_executor.py")
+SLOW_MODULES = (
+    "test_ui_browser.py",
+    "test_webserver.py",
+    "test_celery_executor.py",
+    "test_production_topology.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):

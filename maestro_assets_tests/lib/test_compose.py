@@ -1,0 +1,44 @@
+"""lib/compose.py reads a compose file as docker compose does (deploy/compose.yaml the example)."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from maestro_assets.lib.compose import compose_services, interpolate
+from maestro_assets.lib.errors import ConfigurationError
+from maestro_assets.platform_topology import COMPOSE_FILE
+
+REQUIRED = {"POSTGRES_PASSWORD": "pw", "S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk"}
+
+
+def test_interpolation_follows_compose_rules():
+    env = {"SET": "x", "EMPTY": ""}
+    assert interpolate("${SET:-d} ${UNSET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d}", env) == "x d d  d"
+    assert interpolate("$SET/${SET}/${UNSET}/$$SET/${UNSET:-${SET}}", env) == "x/x//$SET/x"
+    assert interpolate("${SET:?needed}", env) == "x"
+    with pytest.raises(ConfigurationError, match=r"EMPTY: set me"):
+        interpolate("${EMPTY:?set me}", env)
+    assert interpolate("${EMPTY?set me}", env) == ""  # without the colon only unset is an error
+
+
+def test_deploy_compose_file_resolves_anchor_and_commands():
+    services = compose_services(COMPOSE_FILE, {**REQUIRED, "POSTGRES_HOST": "db", "BIND_HOST": "127.0.0.1"})
+    assert set(services) == {"postgres", "s3", "mlflow", "code-server", "webserver", "daemon"}
+    daemon, code = services["daemon"].environment, services["code-server"].environment
+    assert daemon == code == services["mlflow"].environment  # one x-maestro-env for all of them
+    assert daemon["DAGSTER_PG_HOST"] == "db" and daemon["DAGSTER_PG_PASSWORD"] == "pw"
+    assert daemon["MAESTRO_WAREHOUSE_URL"] == "postgresql+psycopg2://maestro:pw@db:5432/warehouse"
+    assert services["daemon"].argv == ["dagster-daemon", "run", "-w", "deploy/workspace.yaml"]
+    assert services["code-server"].argv[:5] == ["dagster", "code-server", "start", "-h", "127.0.0.1"]
+    # `sh -c` gets the whole script as one argument (a split string would run `mkdir` alone)
+    sh, flag, script = services["s3"].argv
+    assert (sh, flag) == ("/bin/sh", "-c")
+    assert "exec rclone serve s3" in script and "--auth-key ak,sk" in script
+    assert shlex.split(script)[shlex.split(script).index("--vfs-cache-mode") + 1] == "off"
+
+
+def test_a_missing_password_is_named():
+    with pytest.raises(ConfigurationError, match="POSTGRES_PASSWORD: set POSTGRES_PASSWORD"):
+        compose_services(COMPOSE_FILE, {"S3_ACCESS_KEY": "ak", "S3_SECRET_KEY": "sk"})
