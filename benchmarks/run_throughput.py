@@ -10,9 +10,8 @@ the first submission to the last run's end. The floor, in this process: the same
 in process (``execute_in_process``, an ephemeral instance) N times one after another.
 
 Figures: runs per minute of each and their ratio (the topology over the floor; target at least
-1 — with 4 slots the queue should beat one run at a time even though every run is a new
-process), and the queue latency (a run's creation to its start, GraphQL creationTime →
-startTime) p50 and p95 in seconds.
+0.5 on 2 cores: every run is a new process), and the queue latency — a run's creation to its
+start, GraphQL creationTime → startTime — p95 (target at most 5 s) and p50, in seconds.
 """
 
 from __future__ import annotations
@@ -117,18 +116,18 @@ def main(argv: list[str]) -> int:
         "runs/min",
         "in_process_one_after_another",
         args.runs / floor_s * 60,
-        ">= 1",
+        ">= 0.5",
         params,
         target_of="ratio",
     )
     p50, p95 = statistics.median(latency), _percentile(latency, 0.95)
     figure(
-        "run_throughput.queue_latency_p50_s",
-        p50,
-        "s",
-        "queue_latency_p95_s",
+        "run_throughput.queue_latency_p95_s",
         p95,
-        "<= 30",
+        "s",
+        "queue_latency_p50_s",
+        p50,
+        "<= 5",
         {**params, "queue_latency_s": [round(x, 2) for x in sorted(latency)]},
     )
     return 0
