@@ -25,7 +25,7 @@ def test_interpolation_follows_compose_rules():
 
 def test_deploy_compose_file_resolves_anchor_and_commands():
     services = compose_services(COMPOSE_FILE, {**REQUIRED, "POSTGRES_HOST": "db", "BIND_HOST": "127.0.0.1"})
-    assert set(services) == {"postgres", "s3", "mlflow", "code-server", "webserver", "daemon"}
+    assert set(services) == {"postgres", "s3", "mlflow", "code-server", "webserver", "daemon", "metrics-exporter"}
     daemon, code = services["daemon"].environment, services["code-server"].environment
     assert daemon == code == services["mlflow"].environment  # one x-maestro-env for all of them
     assert daemon["DAGSTER_PG_HOST"] == "db" and daemon["DAGSTER_PG_PASSWORD"] == "pw"
