@@ -42,8 +42,8 @@ from prometheus_client.registry import Collector
 
 from ..ingestion.extract import BAD_FILES_PREFIX
 from ..lake import PARTITION_FILE, Lake
+from ..quality.silver import QUARANTINE_LAYER
 
-QUARANTINE_LAYER = "quarantine"
 SERVING_ASSET_PREFIX = "serving_check_"
 SERVING_REQUESTS = ("one_row", "hundred_rows")
 QUANTILES = {"p50_ms": "0.5", "p95_ms": "0.95", "p99_ms": "0.99"}

@@ -27,6 +27,7 @@ from .results import CheckResult, ValidationResult
 from .rules import TableRules
 
 PARTITION_COLUMN = "date"
+QUARANTINE_LAYER = "quarantine"  # the rows a table's checks set aside, partitioned as silver
 
 
 @dataclass
@@ -123,7 +124,7 @@ def materialize_silver(lake: Lake, table: str, rules: TableRules, days: list[str
         partition = (PARTITION_COLUMN, day) if day else None
         lake.write_partition("silver", table, partition, part.silver)
         # as received: mixed types kept as text, nulls stay null
-        lake.write_partition("quarantine", table, partition, part.quarantine.astype("string"))
+        lake.write_partition(QUARANTINE_LAYER, table, partition, part.quarantine.astype("string"))
         lake.put(report_key(table, day), json.dumps(part.report(day), indent=1).encode())
         result = part.result
         run.partitions[day] = PartitionCounts(
