@@ -68,3 +68,17 @@ def test_dagster_cli_loads_the_code_location(maestro_home):
     )  # dg reads [tool.dg]
     assert listed.returncode == 0, listed.stderr
     assert "demo/tasks" in listed.stdout
+
+
+def test_loading_the_code_location_leaves_feast_mlflow_and_matplotlib_unimported(maestro_home):
+    """Every run process, code server and `dagster dev` reload imports the code location: Feast
+    (2.4 s), MLflow (0.5 s) and matplotlib (0.2 s) are imported by the steps that use them, so that
+    loading the definitions takes about 1.5 s instead of 4.9 s (run_throughput, dagster_overhead)."""
+    script = (
+        "import sys, maestro_assets.definitions as d; d.defs.resolve_asset_graph();"
+        "print(sorted(m for m in ('feast', 'mlflow', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ}, timeout=120, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -28,7 +28,7 @@ from ...lib.feature_store.online import (
     newest_online_timestamp,
     write_partition_online,
 )
-from ...lib.feature_store.repo import FEATURE_SERVICES
+from ...lib.feature_store.services import FEATURE_SERVICES
 from ...lib.features.catalog import TABLES
 from ...lib.settings import feature_repo_path
 from ...resources import FeatureStoreResource, LakeResource

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from dagster import AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
-from ...lib.feature_store.repo import FEATURE_SERVICES
+from ...lib.feature_store.services import FEATURE_SERVICES
 from ...lib.feature_store.training import LABEL, SPLIT, TRAINING_SETS, TrainingSetSpec, build_training_set
 from ...resources import FeatureStoreResource, LakeResource
 from ..failures import RETRY, bad_input_fails_fast

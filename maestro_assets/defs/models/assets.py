@@ -30,7 +30,7 @@ from dagster import (
 from pydantic import Field
 
 from ...lib.dates import days_of_window
-from ...lib.feature_store.repo import FEATURE_SERVICES
+from ...lib.feature_store.services import FEATURE_SERVICES
 from ...lib.feature_store.training import TRAINING_SETS
 from ...lib.models.lifecycle import (
     Champion,

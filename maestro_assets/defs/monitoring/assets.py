@@ -11,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from ...lib.feature_store.repo import FEATURE_SERVICES
+from ...lib.feature_store.services import FEATURE_SERVICES
 from ...lib.feature_store.training import TRAINING_SETS
 from ...lib.models.lifecycle import current_alias, drift_history, model_uri, training_set_name
 from ...lib.models.readiness import CheckEvidence, Evidence, checklist, checklist_markdown, model_card

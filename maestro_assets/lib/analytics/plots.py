@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..models.plots import SIZE, _png, plt
+from ..models.plots import SIZE, _png, pyplot
 
 
 def usage_plot(usage: Mapping[str, pd.DataFrame]) -> bytes:
     """Uses per week of each artifact (``ArtifactLibrary.usage_over_time`` frames, by label)."""
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=SIZE)
     for label, frame in usage.items():
         if len(frame):
@@ -29,6 +30,7 @@ def usage_plot(usage: Mapping[str, pd.DataFrame]) -> bytes:
 def interval_coverage_plot(held_back: pd.DataFrame) -> bytes:
     """Per target, the held-back projects (sorted by actual value) with their predicted interval and
     point, and the actual value: green inside the interval, red outside."""
+    plt = pyplot()
     targets = list(dict.fromkeys(held_back["target"]))
     figure, axes = plt.subplots(1, len(targets), figsize=(SIZE[0] * 1.6, SIZE[1]), squeeze=False)
     for axis, target in zip(axes[0], targets, strict=True):

@@ -8,19 +8,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from feast.diff.registry_diff import TransitionType
-from feast.repo_operations import extract_objects_for_apply_delete, parse_repo
-
 from ..errors import ConfigurationError, is_transient
 from ..redact import redact_url, scrub
 from ..settings import ENV_FEATURE_REPO
 
-VERBS = {
-    TransitionType.CREATE: "added",
-    TransitionType.UPDATE: "changed",
-    TransitionType.DELETE: "removed",
-    TransitionType.UNCHANGED: "unchanged",
-}
+# Feast's TransitionType by name: Feast is imported where it is used, not with the code location
+VERBS = {"CREATE": "added", "UPDATE": "changed", "DELETE": "removed", "UNCHANGED": "unchanged"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +53,7 @@ def registry_location(store) -> str:
 
 def read_repo(repo_path: str | Path):
     """Feast's own parse of the repository's Python files (it imports them relative to the repo)."""
+    from feast.repo_operations import parse_repo
     root = Path(repo_path).expanduser().resolve()
     for path in root.rglob("*.py"):  # imported again on every read: the files (or the lake URL) may have changed
         sys.modules.pop(".".join(path.relative_to(root).with_suffix("").parts), None)
@@ -85,6 +79,8 @@ def _kind(object_type) -> str:
 def apply_repo(store, repo_path: str | Path) -> ApplyResult:
     """Apply the repository at ``repo_path`` to ``store``'s registry (objects no longer declared are
     removed) and return the diff that was applied."""
+    from feast.repo_operations import extract_objects_for_apply_delete
+
     repo = read_repo(repo_path)
     try:
         registry_diff, _, _ = store.plan(repo)
@@ -100,7 +96,7 @@ def apply_repo(store, repo_path: str | Path) -> ApplyResult:
         if diff.name == "__dummy" or diff.name == store.project:  # Feast's own placeholder entity and project
             continue
         details = ", ".join(f"{p.property_name}" for p in getattr(diff, "feast_object_property_diffs", []))
-        changes.append(Change(_kind(diff.feast_object_type), diff.name, VERBS[diff.transition_type], details))
+        changes.append(Change(_kind(diff.feast_object_type), diff.name, VERBS[diff.transition_type.name], details))
     to_apply, to_delete, _, _ = extract_objects_for_apply_delete(store.project, store.registry, repo)
     store.apply(to_apply, objects_to_delete=to_delete, partial=False)
     return ApplyResult(sorted(changes, key=lambda c: (c.kind, c.name)))

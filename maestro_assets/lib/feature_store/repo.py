@@ -7,23 +7,15 @@ folder, or ``s3://…`` with ``AWS_ENDPOINT_URL`` for S3-compatible servers).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from feast import Entity, FeatureService, FeatureView, Field, FileSource
 from feast.types import Float64, Int64
 from feast.value_type import ValueType
 
 from .. import settings
 from ..features.catalog import CREATED_TIMESTAMP, EVENT_TIMESTAMP, TABLES, FeatureTable
+from .services import FEATURE_SERVICES, FEATURE_TTL
 
-# a daily row stays valid until the next day's row is due, with a day's grace for a late run
-FEATURE_TTL = timedelta(days=2)
 FEAST_TYPES = {"float64": Float64, "int64": Int64}
-# the demo's two models and the feature views they read
-FEATURE_SERVICES = {
-    "task_lateness": ("task", "user"),
-    "project_success": ("project", "team"),
-}
 
 
 def gold_path(table: FeatureTable, lake_url: str | None = None) -> str:

@@ -20,7 +20,7 @@ from ..features.catalog import EVENT_TIMESTAMP, TABLES
 from ..features.gold import FeatureInputs
 from ..features.transforms import FeatureTransform, FittedTransforms, fit
 from ..lake import Lake
-from .repo import FEATURE_SERVICES, FEATURE_TTL
+from .services import FEATURE_SERVICES, FEATURE_TTL
 
 LABEL = "label"
 SPLIT = "split"

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import MaestroError
-from ..feature_store.repo import FEATURE_SERVICES
+from ..feature_store.services import FEATURE_SERVICES
 from ..features.catalog import TABLES
 from ..features.gold import FeatureInputs
 from ..lake import Lake

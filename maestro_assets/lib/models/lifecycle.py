@@ -25,7 +25,7 @@ from ..tracking import Tracking
 from ..warehouse import Warehouse
 from . import plots
 from .batch import prediction_features, write_predictions
-from .pyfunc import PREDICTION, PROBABILITY, predict_frame
+from .prediction import PREDICTION, PROBABILITY, predict_frame
 from .registry import CHALLENGER, CHAMPION, MissingChampion, ModelRegistry, UnknownModel
 from .requirements import (
     ModelRequirements,

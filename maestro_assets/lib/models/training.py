@@ -33,13 +33,12 @@ from ..feature_store.training import LABEL, SPLIT, latest_manifest, read_snapsho
 from ..features.transforms import FittedTransforms
 from ..lake import Lake
 from ..tracking import Tracking
-from .pyfunc import (
+from .prediction import (
     AUTOML_ARTIFACT,
     CONFIG_ARTIFACT,
     PREDICTION,
     PROBABILITY,
     TRANSFORMS_ARTIFACT,
-    MaestroModel,
     ModelConfig,
     predict_frame,
 )
@@ -285,6 +284,8 @@ class ModelTraining:
         """Log the pyfunc model (signature and input example from the training rows); its URI."""
         import mlflow
         from mlflow.models import infer_signature
+
+        from .pyfunc import MaestroModel
 
         config = self.config(automl, threshold)
         X, _ = self.data.part("train")

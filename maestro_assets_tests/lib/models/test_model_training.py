@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from maestro_assets.lib.lake import open_lake
-from maestro_assets.lib.models.pyfunc import ModelInputError
+from maestro_assets.lib.models.prediction import ModelInputError
 from maestro_assets.lib.models.training import (
     TAG_DAGSTER_RUN,
     TAG_SNAPSHOT,
