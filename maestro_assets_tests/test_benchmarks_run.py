@@ -56,3 +56,17 @@ def test_benchmark_prints_figures(name, maestro_home):
         assert line["name"].startswith(name)
         assert isinstance(line["met"], bool)
         assert line["value"] == line["value"]  # not NaN
+
+
+def test_slot_to_start_counts_only_the_wait_for_a_free_slot():
+    from benchmarks.run_throughput import slot_to_start
+
+    runs = [  # limit 2: the third run could start when the first ended (at 5), and started at 6
+        {"creationTime": 0, "startTime": 1, "endTime": 5},
+        {"creationTime": 0, "startTime": 2, "endTime": 9},
+        {"creationTime": 0, "startTime": 6, "endTime": 8},
+        {"creationTime": 8.5, "startTime": 9, "endTime": 10},  # a slot free on arrival (the third ended)
+    ]
+    assert slot_to_start(runs, 2) == [1, 2, 1, 0.5]
+    one_slot = [{"creationTime": 0, "startTime": 1, "endTime": 3}, {"creationTime": 0, "startTime": 4, "endTime": 5}]
+    assert slot_to_start(one_slot, 1) == [1, 1]  # the second waited 3 s, of which 1 s for the queue
