@@ -54,6 +54,7 @@ def registry_location(store) -> str:
 def read_repo(repo_path: str | Path):
     """Feast's own parse of the repository's Python files (it imports them relative to the repo)."""
     from feast.repo_operations import parse_repo
+
     root = Path(repo_path).expanduser().resolve()
     for path in root.rglob("*.py"):  # imported again on every read: the files (or the lake URL) may have changed
         sys.modules.pop(".".join(path.relative_to(root).with_suffix("").parts), None)
