@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
@@ -118,20 +120,27 @@ def feature_store(
     """A throwaway Feast repository at ``root``: one entity, one view of float features over a file
     source (``source_path``; a placeholder when only the online store is used), optionally a
     feature service; applied. ``online_store`` is the YAML block of ``feature_store.yaml``."""
+    import yaml
     from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource
+    from feast.data_format import ParquetFormat
     from feast.types import Float64
     from feast.value_type import ValueType
 
+    from maestro_assets.lib.feature_store.repo import daily_files
+
+    # the offline store of Maestro's own feature repo
+    offline = yaml.safe_load((ROOT / "feature_repo" / "feature_store.yaml").read_text())["offline_store"]["type"]
     root.mkdir(parents=True)
     (root / "feature_store.yaml").write_text(
         f"project: {project}\nprovider: local\nregistry: {root}/registry.db\n{online_store}\n"
-        "offline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+        f"offline_store:\n  type: {offline}\nentity_key_serialization_version: 3\n"
     )
     store = FeatureStore(repo_path=str(root))
     the_entity = Entity(name=entity, join_keys=[key], value_type=ValueType.INT64)
     source = FileSource(
         name=f"{view}_source",
-        path=str(source_path or root / "unused.parquet"),
+        path=daily_files(str(source_path)) if source_path else str(root / "unused.parquet"),
+        file_format=ParquetFormat(),
         timestamp_field="event_timestamp",
         created_timestamp_column="created_timestamp" if source_path else "",
     )

@@ -8,6 +8,7 @@ folder, or ``s3://…`` with ``AWS_ENDPOINT_URL`` for S3-compatible servers).
 from __future__ import annotations
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource
+from feast.data_format import ParquetFormat
 from feast.types import Float64, Int64
 from feast.value_type import ValueType
 
@@ -23,6 +24,12 @@ def gold_path(table: FeatureTable, lake_url: str | None = None) -> str:
     return f"{base}/gold/{table.name}"
 
 
+def daily_files(folder: str) -> str:
+    """Every daily file of a Hive-style parquet folder (``date=…/*.parquet``), as the offline store
+    (DuckDB) reads them: a glob, since S3 has no folders to list."""
+    return f"{folder.rstrip('/')}/*/*.parquet"
+
+
 def entity(table: FeatureTable) -> Entity:
     return Entity(
         name=table.entity, join_keys=[table.key], value_type=ValueType.INT64, description=f"A {table.entity}."
@@ -32,7 +39,8 @@ def entity(table: FeatureTable) -> Entity:
 def source(table: FeatureTable, lake_url: str | None = None) -> FileSource:
     return FileSource(
         name=f"gold_{table.name}",
-        path=gold_path(table, lake_url),
+        path=daily_files(gold_path(table, lake_url)),
+        file_format=ParquetFormat(),
         timestamp_field=EVENT_TIMESTAMP,
         created_timestamp_column=CREATED_TIMESTAMP,
         s3_endpoint_override=settings.s3_endpoint_url(),

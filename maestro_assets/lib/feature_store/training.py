@@ -20,6 +20,7 @@ from ..features.catalog import EVENT_TIMESTAMP, TABLES
 from ..features.gold import FeatureInputs
 from ..features.transforms import FeatureTransform, FittedTransforms, fit
 from ..lake import Lake
+from .offline import prepare_offline_store
 from .services import FEATURE_SERVICES, FEATURE_TTL
 
 LABEL = "label"
@@ -112,8 +113,9 @@ def covered(labels: pd.DataFrame, versions: dict[str, dict[str, str]]) -> pd.Dat
 
 def historical_features(store, entity_frame: pd.DataFrame, service: str) -> pd.DataFrame:
     """Feast's point-in-time join of the service's features onto ``entity_frame``: every entity row,
-    in its order. Feast's file offline store leaves out rows with no feature value within the TTL;
+    in its order. Feast's offline stores leave out rows with no feature value within the TTL;
     they come back here with nulls, so no label is lost."""
+    prepare_offline_store(store)
     frame = entity_frame.reset_index(drop=True).assign(_row=lambda f: range(len(f)))
     with warnings.catch_warnings():  # dask's FutureWarnings about pandas downcasting, inside Feast's join
         warnings.simplefilter("ignore", FutureWarning)

@@ -33,7 +33,7 @@ def production(feast_repo, postgres_url, redis_server, s3_lake_url, s3_credentia
         "  type: redis\n"
         f"  connection_string: {redis_server}\n"
         "offline_store:\n"
-        "  type: file\n"
+        "  type: duckdb\n"
         "entity_key_serialization_version: 3\n"
     )
     monkeypatch.setenv(settings.ENV_LAKE_URL, s3_lake_url)
