@@ -1,6 +1,7 @@
-"""Distributed execution: a real Maestro job (the demo source system and three bronze tables of the
-code location) run once with Maestro's executor set to Celery — steps on two ``celery -A
-dagster_celery.app worker -c 1`` processes over a Redis broker, events in a PostgreSQL instance,
+"""Distributed execution: a real Maestro job (the demo source system and two bronze tables of the
+code location) run once with Maestro's executor set to Celery — steps on two workers started with
+the command of deploy/compose.yaml's celery-worker service (``celery -A dagster_celery.app … worker
+-c 1``, its broker and backend URLs) over a Redis broker, events in a PostgreSQL instance,
 the lake on the S3 server — and once with the default executor into another lake prefix: both
 runs write the same tables, row for row."""
 
@@ -30,13 +31,16 @@ from maestro_assets.defs.demo.assets import demo_source_system
 from maestro_assets.defs.ingestion.assets import bronze_assets
 from maestro_assets.defs.platform import executor as platform_executor
 from maestro_assets.lib import settings
+from maestro_assets.lib.compose import ComposeService, compose_services
 from maestro_assets.lib.ingestion.bronze import META_COLUMNS
+from maestro_assets.platform_topology import COMPOSE_FILE
 from maestro_assets.resources import LakeResource, build_resources
 from maestro_assets_tests.conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BRONZE_TABLES = ("users", "teams")
 WORKERS = ("maestro-w1", "maestro-w2")
+ENV_BROKER, ENV_BACKEND = platform_executor.ENV_CELERY_BROKER, platform_executor.ENV_CELERY_BACKEND
 
 
 def demo_to_bronze_job():
@@ -52,6 +56,24 @@ def demo_to_bronze_job():
         executor=platform_executor.maestro_executor,
     )
     return defs.resolve_job_def("demo_to_bronze")
+
+
+def celery_worker_service(redis_server: str) -> ComposeService:
+    """deploy/compose.yaml's celery-worker service, its Redis the test's (host:port)."""
+    host, port = redis_server.rsplit(":", 1)
+    unused = {name: "unused" for name in ("POSTGRES_PASSWORD", "S3_ACCESS_KEY", "S3_SECRET_KEY")}  # required there
+    return compose_services(COMPOSE_FILE, {**unused, "REDIS_HOST": host, "REDIS_PORT": port})["celery-worker"]
+
+
+def worker_argv(worker: ComposeService, name: str) -> list[str]:
+    """The compose command as it is (broker, backend, -c 1, prefetch 1), with three changes for the test:
+    the venv's ``celery``; ``-I`` this module (as pytest imported it: the name the job's pointer has)
+    instead of the whole code location, which every worker would import for seconds; a name per worker."""
+    argv = list(worker.argv)
+    assert argv[0] == "celery" and argv[argv.index("-I") + 1] == "maestro_assets.definitions"
+    argv[0] = str(Path(sys.executable).parent / "celery")
+    argv[argv.index("-I") + 1] = __name__
+    return [*argv, "-n", f"{name}@%h", "--loglevel", "INFO"]
 
 
 def _database(server_url: str) -> str:
@@ -73,36 +95,12 @@ def celery_platform(
         f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url: {postgres_url}\n"
     )
     monkeypatch.setenv(settings.ENV_DEMO_SOURCE_URL, _database(postgres_server_url))
-    broker, backend = f"redis://{redis_server}/0", f"redis://{redis_server}/1"
+    service = celery_worker_service(redis_server)
+    broker, backend = service.environment[ENV_BROKER], service.environment[ENV_BACKEND]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
     logs = [open(maestro_home / f"{name}.log", "w") for name in WORKERS]  # noqa: SIM115 - closed below
-    celery = str(Path(sys.executable).parent / "celery")
     workers = [
-        subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "dagster_celery.app",
-                "-b",
-                broker,
-                "--result-backend",
-                backend,
-                "worker",
-                "-c",
-                "1",
-                "--prefetch-multiplier=1",
-                "-I",
-                __name__,  # as pytest imported this module: the name the job's pointer has
-                "-n",
-                f"{name}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        subprocess.Popen(worker_argv(service, name), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         for name, log in zip(WORKERS, logs, strict=True)
     ]
     try:
