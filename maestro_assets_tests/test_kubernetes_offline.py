@@ -34,9 +34,9 @@ PRODUCTION = {
 CELERY = {"redis": {"host": "redis-master.maestro.svc"}, "celeryWorker": {"enabled": True, "replicas": 3}}
 
 
-def render(values: dict | None = None) -> list[dict]:
+def render(values: dict | None = None, name: str = "maestro") -> list[dict]:
     chart = helm.Chart.load(CHART)
-    rendered = chart.render(values, name="maestro", namespace="maestro", is_install=True)
+    rendered = chart.render(values, name=name, namespace="maestro", is_install=True)
     return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
 
 
@@ -164,6 +164,12 @@ def test_values_for_the_official_dagster_chart_use_the_keys_it_reads():
     env = {e["name"]: e["value"] for e in deployment["env"]}  # the chart's list form of env
     assert env["MAESTRO_LAKE_URL"].startswith("s3://") and "MLFLOW_TRACKING_URI" in env
     assert not any(word in name for name in env for word in ("PASSWORD", "SECRET", "WAREHOUSE_URL"))
+    # MLflow is maestro-platform's Service, released as README.md installs it (`maestro-platform`, namespace maestro)
+    mlflow = by_kind(render(name="maestro-platform"))["Service", "maestro-platform-mlflow"]
+    assert (
+        env["MLFLOW_TRACKING_URI"]
+        == f"http://{mlflow['metadata']['name']}.maestro.svc:{mlflow['spec']['ports'][0]['port']}"
+    )
 
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
