@@ -2,12 +2,13 @@
 
 :class:`Topology` reads the compose file (``lib/compose.py``), gives it hosts, ports, passwords
 and paths through the variables the file already uses, and starts exactly each service's command
-with exactly its environment — the S3 server (rclone), MLflow's tracking server, Maestro's code
-server, the Dagster webserver and the Dagster daemon — against a PostgreSQL server it is given
+with exactly its environment — the S3 server (rclone), Redis, MLflow's tracking server, Maestro's
+code server, the Dagster webserver and the Dagster daemon — against a PostgreSQL server it is given
 (``host``, ``port``, ``user``, ``password``), which it prepares as the compose file's
 ``postgres`` service does (database ``dagster``, then ``deploy/postgres-init.sql``). The venv of
 this interpreter comes first on ``PATH``, as ``/opt/venv/bin`` does in the image, and
-``deploy/dagster.yaml`` is copied into ``DAGSTER_HOME`` as the Dockerfile copies it. Every
+``deploy/dagster.yaml`` is copied into ``DAGSTER_HOME`` and the production Feast repo
+(``feature_repo/`` with ``deploy/feature_store.yaml``) assembled as the Dockerfile does. Every
 process writes to ``<root>/logs/<service>.log``; :meth:`Topology.log_tails` shows their ends.
 
 Used by ``maestro_assets_tests/test_production_topology.py`` and ``benchmarks/run_throughput.py``.
@@ -38,7 +39,7 @@ from .lib.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
-SERVICES = ("s3", "mlflow", "code-server", "webserver", "daemon")  # postgres: given
+SERVICES = ("s3", "redis", "mlflow", "code-server", "webserver", "daemon")  # postgres: given
 S3_ACCESS_KEY = "maestro-topology-access"
 S3_SECRET_KEY = "maestro-topology-secret-key"
 BUCKET = "maestro"
@@ -83,10 +84,12 @@ class Topology:
         self.root = Path(root)
         self.postgres = postgres
         self.extra_locations = list(extra_locations)
-        self.ports = {name: _free_port() for name in ("s3", "mlflow", "code-server", "webserver")}
+        self.ports = {name: _free_port() for name in ("s3", "redis", "mlflow", "code-server", "webserver")}
         self.dagster_home = self.root / "dagster_home"
         self.maestro_home = self.root / "maestro_home"
         self.s3_data = self.root / "s3"
+        self.redis_data = self.root / "redis"
+        self.feature_repo = self.root / "feature_repo_production"
         self.workspace = self.root / "workspace.yaml"
         self.log_dir = self.root / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
@@ -106,6 +109,10 @@ class Topology:
             "S3_ACCESS_KEY": S3_ACCESS_KEY,
             "S3_SECRET_KEY": S3_SECRET_KEY,
             "S3_DATA": str(self.s3_data),
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(self.ports["redis"]),
+            "REDIS_DATA": str(self.redis_data),
+            "MAESTRO_FEATURE_REPO": str(self.feature_repo),
             "MAESTRO_BUCKET": BUCKET,
             "MLFLOW_HOST": "127.0.0.1",
             "MLFLOW_PORT": str(self.ports["mlflow"]),
@@ -131,9 +138,11 @@ class Topology:
         return base
 
     def _prepare(self) -> None:
-        for folder in (self.dagster_home, self.maestro_home, self.log_dir):
+        for folder in (self.dagster_home, self.maestro_home, self.log_dir, self.redis_data):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DEPLOY / "dagster.yaml", self.dagster_home / "dagster.yaml")  # as the Dockerfile does
+        shutil.copytree(PROJECT_ROOT / "feature_repo", self.feature_repo, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(DEPLOY / "feature_store.yaml", self.feature_repo / "feature_store.yaml")
         workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
         workspace["load_from"] = list(workspace["load_from"]) + self.extra_locations
         self.workspace.write_text(yaml.safe_dump(workspace, sort_keys=False))
@@ -189,13 +198,14 @@ class Topology:
 
         started = time.monotonic()
         self._prepare()
-        for name in ("s3", "mlflow", "code-server"):
+        for name in ("s3", "redis", "mlflow", "code-server"):
             self._spawn(name)
 
         def left() -> float:
             return max(10.0, timeout - (time.monotonic() - started))
 
         self._wait("s3", lambda: _listening(self.ports["s3"]), left(), ["s3"])
+        self._wait("redis", lambda: _listening(self.ports["redis"]), left(), ["redis"])
         client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
         self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])
         for name in ("webserver", "daemon"):

@@ -1,22 +1,23 @@
-"""Distributed execution: a real Maestro job (the demo source system and three bronze tables of the
-code location) run once with Maestro's executor set to Celery — steps on two ``celery -A
-dagster_celery.app worker -c 1`` processes over a Redis broker, events in a PostgreSQL instance,
-the lake on the S3 server — and once with the default executor into another lake prefix: both
+"""Distributed execution: a real Maestro job (the demo source system and two bronze tables of the
+code location) run once with Maestro's executor set to Celery — steps on two workers started with
+the command and environment of deploy/compose.yaml's celery-worker service (``celery -A
+dagster_celery.app … worker -c 1``; x-maestro-env) over a Redis broker, events in the PostgreSQL
+instance of deploy/dagster.yaml, the lake on the S3 server — and once with the default executor into another lake prefix: both
 runs write the same tables, row for row."""
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import uuid
+import urllib.parse
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -29,14 +30,16 @@ from dagster import (
 from maestro_assets.defs.demo.assets import demo_source_system
 from maestro_assets.defs.ingestion.assets import bronze_assets
 from maestro_assets.defs.platform import executor as platform_executor
-from maestro_assets.lib import settings
+from maestro_assets.lib.compose import ComposeService, compose_services
 from maestro_assets.lib.ingestion.bronze import META_COLUMNS
+from maestro_assets.platform_topology import COMPOSE_FILE, DEPLOY
 from maestro_assets.resources import LakeResource, build_resources
-from maestro_assets_tests.conftest import stop_process
+from maestro_assets_tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BRONZE_TABLES = ("users", "teams")
 WORKERS = ("maestro-w1", "maestro-w2")
+ENV_BROKER, ENV_BACKEND = platform_executor.ENV_CELERY_BROKER, platform_executor.ENV_CELERY_BACKEND
 
 
 def demo_to_bronze_job():
@@ -54,55 +57,65 @@ def demo_to_bronze_job():
     return defs.resolve_job_def("demo_to_bronze")
 
 
-def _database(server_url: str) -> str:
-    name = f"maestro_celery_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+def celery_worker_service(variables: dict[str, str]) -> ComposeService:
+    """deploy/compose.yaml's celery-worker service with the test's servers as compose's variables."""
+    return compose_services(COMPOSE_FILE, variables)["celery-worker"]
+
+
+def worker_argv(worker: ComposeService, name: str) -> list[str]:
+    """The compose command as it is (broker, backend, -c 1, prefetch 1), with three changes for the test:
+    the venv's ``celery``; ``-I`` this module (as pytest imported it: the name the job's pointer has)
+    instead of the whole code location, which every worker would import for seconds; a name per worker."""
+    argv = list(worker.argv)
+    assert argv[0] == "celery" and argv[argv.index("-I") + 1] == "maestro_assets.definitions"
+    argv[0] = str(Path(sys.executable).parent / "celery")
+    argv[argv.index("-I") + 1] = __name__
+    return [*argv, "-n", f"{name}@%h", "--loglevel", "INFO"]
 
 
 @pytest.fixture
-def celery_platform(
-    maestro_home, postgres_url, postgres_server_url, redis_server, s3_credentials, s3_bucket, monkeypatch
-):
-    """A persistent instance on PostgreSQL, the demo source database on PostgreSQL, and two Celery workers."""
+def celery_platform(maestro_home, password_postgres, redis_server, s3_credentials, s3_bucket, monkeypatch):
+    """Two Celery workers started as compose's celery-worker service: its command and its environment
+    (x-maestro-env) with the test's servers given through compose's variables — the instance of
+    deploy/dagster.yaml (DAGSTER_PG_*) on a PostgreSQL with a password, the demo source database
+    there too, S3 and Redis. The test process gets the same environment."""
+    for database in ("dagster", "warehouse", "demo_source"):  # dagster and warehouse: compose's names
+        password_postgres.create_database(database)
     dagster_home = maestro_home / "dagster"
-    (dagster_home / "dagster.yaml").write_text(
-        f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_url: {postgres_url}\n"
+    shutil.copyfile(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")  # as the Dockerfile does
+    endpoint = urllib.parse.urlsplit(s3_credentials["endpoint_url"])
+    redis_host, redis_port = redis_server.rsplit(":", 1)
+    service = celery_worker_service(
+        {
+            "POSTGRES_HOST": password_postgres.host,
+            "POSTGRES_PORT": str(password_postgres.port),
+            "POSTGRES_USER": password_postgres.user,
+            "POSTGRES_PASSWORD": password_postgres.password,
+            "S3_HOST": endpoint.hostname,
+            "S3_PORT": str(endpoint.port),
+            "S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "S3_SECRET_KEY": S3_SECRET_KEY,
+            "MAESTRO_BUCKET": s3_bucket,
+            "REDIS_HOST": redis_host,
+            "REDIS_PORT": redis_port,
+            "DAGSTER_HOME": str(dagster_home),
+            "MAESTRO_HOME": str(maestro_home),
+            "MAESTRO_DEMO_SOURCE_URL": password_postgres.url("demo_source"),
+        }
     )
-    monkeypatch.setenv(settings.ENV_DEMO_SOURCE_URL, _database(postgres_server_url))
-    broker, backend = f"redis://{redis_server}/0", f"redis://{redis_server}/1"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
+    for name, value in service.environment.items():
+        monkeypatch.setenv(name, value)
+    broker, backend = service.environment[ENV_BROKER], service.environment[ENV_BACKEND]
+    # the image's PATH (the venv first) and WORKDIR-relative imports; -I's test module needs its folder
+    env = {
+        **os.environ,
+        **service.environment,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)]),
+    }
     logs = [open(maestro_home / f"{name}.log", "w") for name in WORKERS]  # noqa: SIM115 - closed below
-    celery = str(Path(sys.executable).parent / "celery")
     workers = [
-        subprocess.Popen(
-            [
-                celery,
-                "-A",
-                "dagster_celery.app",
-                "-b",
-                broker,
-                "--result-backend",
-                backend,
-                "worker",
-                "-c",
-                "1",
-                "--prefetch-multiplier=1",
-                "-I",
-                __name__,  # as pytest imported this module: the name the job's pointer has
-                "-n",
-                f"{name}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        subprocess.Popen(worker_argv(service, name), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         for name, log in zip(WORKERS, logs, strict=True)
     ]
     try:

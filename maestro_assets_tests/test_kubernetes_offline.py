@@ -1,8 +1,9 @@
 """Kubernetes, offline (no cluster, no chart repository): Maestro's own chart
-(deploy/helm/maestro-platform) rendered by Helm's Go SDK (helm-python-sdk) with its defaults and
-with production-like values, linted, and every manifest validated against the Kubernetes API
-schemas that kubernetes-validate bundles (strict: an unknown field fails); and the values we give
-the official Dagster chart (deploy/helm/values.yaml) checked for the keys that chart reads."""
+(deploy/helm/maestro-platform) rendered by Helm's Go SDK (helm-python-sdk) with its defaults, with
+production-like values and with Redis + Celery workers, linted, and every manifest validated against
+the Kubernetes API schemas that kubernetes-validate bundles (strict: an unknown field fails); and the
+values we give the official Dagster chart (deploy/helm/values.yaml, and values-celery.yaml over it)
+checked for the keys that chart reads."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from maestro_assets.lib.compose import compose_services
+from maestro_assets.platform_topology import COMPOSE_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "maestro-platform"
 DAGSTER_VALUES = ROOT / "deploy" / "helm" / "values.yaml"
+DAGSTER_CELERY_VALUES = ROOT / "deploy" / "helm" / "values-celery.yaml"
 KUBERNETES_VERSION = "1.33.0"  # a version kubernetes-validate bundles, pinned so a new release changes nothing
 PRODUCTION = {
     "image": {"repository": "registry.example.com/maestro", "tag": "2026.12.03", "pullPolicy": "Always"},
@@ -26,10 +31,12 @@ PRODUCTION = {
     "cronJob": {"enabled": True, "schedule": "15 4 * * *", "args": ["demo", "--scale", "0.01"]},
 }
 
+CELERY = {"redis": {"host": "redis-master.maestro.svc"}, "celeryWorker": {"enabled": True, "replicas": 3}}
 
-def render(values: dict | None = None) -> list[dict]:
+
+def render(values: dict | None = None, name: str = "maestro") -> list[dict]:
     chart = helm.Chart.load(CHART)
-    rendered = chart.render(values, name="maestro", namespace="maestro", is_install=True)
+    rendered = chart.render(values, name=name, namespace="maestro", is_install=True)
     return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
 
 
@@ -44,7 +51,7 @@ def containers(manifest: dict) -> list[dict]:
     return spec["template"]["spec"]["containers"]
 
 
-@pytest.mark.parametrize("values", [None, PRODUCTION], ids=["defaults", "production"])
+@pytest.mark.parametrize("values", [None, PRODUCTION, CELERY], ids=["defaults", "production", "celery"])
 def test_the_chart_lints_and_every_manifest_is_valid_kubernetes(values):
     report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBERNETES_VERSION}")
     assert report["errors"] == []
@@ -104,6 +111,29 @@ def test_production_values_reach_every_container_and_add_the_cron_job():
     assert containers(cron)[0]["args"] == ["demo", "--scale", "0.01"]
 
 
+def test_redis_settings_and_celery_workers_run_the_compose_worker_command():
+    manifests = by_kind(render(CELERY))
+    config = manifests["ConfigMap", "maestro-config"]["data"]
+    assert config["MAESTRO_FEAST_REDIS"] == "redis-master.maestro.svc:6379"
+    assert config["MAESTRO_CELERY_BROKER_URL"] == "redis://redis-master.maestro.svc:6379/1"
+    assert config["MAESTRO_CELERY_BACKEND_URL"] == "redis://redis-master.maestro.svc:6379/2"
+    worker = manifests["Deployment", "maestro-celery-worker"]
+    assert worker["spec"]["replicas"] == 3
+    (container,) = containers(worker)
+    compose = compose_services(COMPOSE_FILE, {"POSTGRES_PASSWORD": "-", "S3_ACCESS_KEY": "-", "S3_SECRET_KEY": "-"})
+    service = compose["celery-worker"]
+    names = {
+        service.environment[name]: f"$({name})" for name in ("MAESTRO_CELERY_BROKER_URL", "MAESTRO_CELERY_BACKEND_URL")
+    }
+    assert container["command"] + container["args"] == [names.get(word, word) for word in service.argv]
+    assert {"configMapRef": {"name": "maestro-config"}} in container["envFrom"]  # where $(…) comes from
+    # without a host nothing is set (a Redis with a password: the Secret holds the three)
+    assert "MAESTRO_FEAST_REDIS" not in by_kind(render())["ConfigMap", "maestro-config"]["data"]
+    # a key of env: wins over the derived one
+    mine = by_kind(render({**CELERY, "env": {"MAESTRO_FEAST_REDIS": "other:6380"}}))["ConfigMap", "maestro-config"]
+    assert mine["data"]["MAESTRO_FEAST_REDIS"] == "other:6380"
+
+
 def test_the_validator_refuses_a_manifest_kubernetes_would_refuse():
     """What the validation above is worth: a bad value that still renders is caught."""
     manifests = by_kind(render({"metricsExporter": {"port": "nine-one-oh-eight"}}))
@@ -134,6 +164,12 @@ def test_values_for_the_official_dagster_chart_use_the_keys_it_reads():
     env = {e["name"]: e["value"] for e in deployment["env"]}  # the chart's list form of env
     assert env["MAESTRO_LAKE_URL"].startswith("s3://") and "MLFLOW_TRACKING_URI" in env
     assert not any(word in name for name in env for word in ("PASSWORD", "SECRET", "WAREHOUSE_URL"))
+    # MLflow is maestro-platform's Service, released as README.md installs it (`maestro-platform`, namespace maestro)
+    mlflow = by_kind(render(name="maestro-platform"))["Service", "maestro-platform-mlflow"]
+    assert (
+        env["MLFLOW_TRACKING_URI"]
+        == f"http://{mlflow['metadata']['name']}.maestro.svc:{mlflow['spec']['ports'][0]['port']}"
+    )
 
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
@@ -158,3 +194,49 @@ def test_values_for_the_official_dagster_chart_use_the_keys_it_reads():
     queued = coordinator["config"]["queuedRunCoordinator"]
     assert isinstance(queued["maxConcurrentRuns"], int)
     assert all({"key", "limit"} <= set(limit) for limit in queued["tagConcurrencyLimits"])
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Values files given one after another (`-f a -f b`), as Helm merges them: maps key by key."""
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = (
+            deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
+
+def test_the_celery_values_for_the_official_chart_use_the_keys_it_reads():
+    """values-celery.yaml over values.yaml: the chart's CeleryK8sRunLauncher (its pydantic models
+    CeleryK8sRunLauncherConfig and CeleryWorkerQueue under helm/dagster/schema/, and Redis of its
+    redis subschema) with Redis as broker and backend instead of the chart's RabbitMQ."""
+    base, celery = (yaml.safe_load(path.read_text()) for path in (DAGSTER_VALUES, DAGSTER_CELERY_VALUES))
+    values = deep_merge(base, celery)
+    launcher = values["runLauncher"]
+    assert base["runLauncher"]["type"] == "K8sRunLauncher" and launcher["type"] == "CeleryK8sRunLauncher"
+    config = launcher["config"]["celeryK8sRunLauncher"]
+    assert set(config) <= {
+        "image", "imagePullPolicy", "nameOverride", "configSource", "workerQueues", "env", "envConfigMaps",
+        "envSecrets", "annotations", "nodeSelector", "affinity", "tolerations", "podSecurityContext",
+        "securityContext", "resources", "livenessProbe", "volumeMounts", "volumes", "labels",
+        "failPodOnRunFailure", "schedulerName", "jobNamespace",
+    }  # fmt: skip
+    assert config["envSecrets"] == [{"name": "maestro-env"}]
+    queues = config["workerQueues"]
+    assert "dagster" in {q["name"] for q in queues}  # the queue steps go to by default
+    for queue in queues:
+        assert set(queue) <= {"name", "replicaCount", "labels", "nodeSelector", "configSource", "additionalCeleryArgs"}
+        assert isinstance(queue["replicaCount"], int) and queue["replicaCount"] > 0
+    redis = values["redis"]
+    assert set(redis) <= {
+        "enabled", "internal", "usePassword", "password", "host", "port", "brokerDbNumber", "backendDbNumber",
+        "brokerUrl", "backendUrl",
+    }  # fmt: skip
+    assert redis["enabled"] is True and redis["host"] and isinstance(redis["port"], int)
+    assert "password" not in redis  # a password belongs in a values file outside the repository
+    assert values["rabbitmq"]["enabled"] is False  # one broker
+    # Feast and Celery share the Redis: its database 0 is Feast's, the others Celery's
+    assert {redis["brokerDbNumber"], redis["backendDbNumber"]} == {1, 2}
+    env = {e["name"]: e["value"] for e in values["dagster-user-deployments"]["deployments"][0]["env"]}
+    assert env["MAESTRO_FEAST_REDIS"] == f"{redis['host']}:{redis['port']}"
+    assert env["MAESTRO_FEATURE_REPO"] == "/opt/maestro/feature_repo_production"  # the Dockerfile's

@@ -102,6 +102,8 @@ def test_each_service_runs_its_compose_command_and_environment(topo, password_po
     for name, process in topo.processes.items():
         assert process.poll() is None, f"{name} exited"
         assert process.args == services[name].argv
+        if name == "redis":  # redis-server writes its process title over its environment block (no environment:)
+            continue
         environ = dict(
             item.split("=", 1) for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in item
         )

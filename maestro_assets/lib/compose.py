@@ -6,7 +6,8 @@ compose's rules: ``${VAR}`` and ``$VAR`` (empty when unset), ``${VAR:-default}``
 unset or empty), ``${VAR-default}`` (default when unset), ``${VAR:?message}`` / ``${VAR?message}``
 (an error naming the variable), and ``$$`` for a literal ``$``; a default may itself hold a
 ``${...}``. A string ``command`` is split the
-way compose splits it (shell words, no shell); the service's ``entrypoint`` comes first.
+way compose splits it (shell words, no shell); the service's ``entrypoint`` comes first. A service
+with ``profiles`` starts only when one of them is asked for (``--profile``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class ComposeService:
     name: str
     argv: list[str]  # entrypoint + command, as the container would execute them
     environment: dict[str, str] = field(default_factory=dict)
+    profiles: list[str] = field(default_factory=list)  # empty: started by every `docker compose up`
 
 
 def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, ComposeService]:
@@ -84,5 +86,10 @@ def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, Comp
         if isinstance(environment, list):  # the ["KEY=value", ...] form
             environment = dict(item.split("=", 1) for item in environment)
         argv = _words(resolved.get("entrypoint")) + _words(resolved.get("command"))
-        services[name] = ComposeService(name, argv, {key: str(value) for key, value in environment.items()})
+        services[name] = ComposeService(
+            name,
+            argv,
+            {key: str(value) for key, value in environment.items()},
+            [str(profile) for profile in resolved.get("profiles") or []],
+        )
     return services

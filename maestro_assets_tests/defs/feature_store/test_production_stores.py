@@ -1,5 +1,8 @@
-"""Feast on the production stores, by configuration only: the SQL registry on PostgreSQL, the Redis
-online store (a redis-server of the test session) and the offline store reading gold on S3."""
+"""Feast on the production stores, by configuration only (deploy/feature_store.yaml): the SQL registry
+on PostgreSQL, the Redis online store (a redis-server of the test session) and the offline store
+reading gold on S3."""
+
+import shutil
 
 import pandas as pd
 import pytest
@@ -12,6 +15,7 @@ from maestro_assets.defs.features.assets import gold_features
 from maestro_assets.lib import settings
 from maestro_assets.lib.feature_store.online import OnlineFeatures
 from maestro_assets.lib.feature_store.training import historical_features
+from maestro_assets.platform_topology import DEPLOY
 from maestro_assets.resources import FeatureStoreResource, LakeResource
 from maestro_assets_tests.defs.feature_store.test_feast_assets import run
 from maestro_assets_tests.defs.features.test_gold_features import write_silver
@@ -21,21 +25,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
 @pytest.fixture
 def production(feast_repo, postgres_url, redis_server, s3_lake_url, s3_credentials, monkeypatch):
+    # deploy/feature_store.yaml as it is, with the variables compose.yaml gives the code location
     registry = sa.engine.make_url(postgres_url).set(drivername="postgresql+psycopg")
-    (feast_repo / "feature_store.yaml").write_text(
-        "project: maestro\n"
-        "provider: local\n"
-        "registry:\n"
-        "  registry_type: sql\n"
-        f"  path: {registry.render_as_string(hide_password=False)}\n"
-        "  cache_ttl_seconds: 60\n"
-        "online_store:\n"
-        "  type: redis\n"
-        f"  connection_string: {redis_server}\n"
-        "offline_store:\n"
-        "  type: duckdb\n"
-        "entity_key_serialization_version: 3\n"
-    )
+    shutil.copyfile(DEPLOY / "feature_store.yaml", feast_repo / "feature_store.yaml")
+    monkeypatch.setenv(settings.ENV_FEAST_REGISTRY_URL, registry.render_as_string(hide_password=False))
+    monkeypatch.setenv("MAESTRO_FEAST_REDIS", redis_server)
     monkeypatch.setenv(settings.ENV_LAKE_URL, s3_lake_url)
     monkeypatch.setenv(settings.ENV_S3_ENDPOINT, s3_credentials["endpoint_url"])
     return {
