@@ -11,7 +11,14 @@ this interpreter comes first on ``PATH``, as ``/opt/venv/bin`` does in the image
 (``feature_repo/`` with ``deploy/feature_store.yaml``) assembled as the Dockerfile does. Every
 process writes to ``<root>/logs/<service>.log``; :meth:`Topology.log_tails` shows their ends.
 
-Used by ``maestro_assets_tests/test_production_topology.py`` and ``benchmarks/run_throughput.py``.
+:class:`LocalStack` is the other way Maestro runs: ``make ui``'s ``dagster dev`` (webserver, daemon
+and code servers in one process tree) on the project's ``dagster.yaml`` — the embedded SQLite
+instance — with its own ``MAESTRO_HOME``/``DAGSTER_HOME`` under ``root``. Both are driven through the
+same client of the webserver's GraphQL API (:class:`DagsterProcesses`: launch runs, list them,
+switch schedules and sensors, wait).
+
+Used by ``maestro_assets_tests/test_production_topology.py``, ``test_local_stack.py``,
+``test_ui_browser.py`` and ``benchmarks/run_throughput.py``.
 """
 
 from __future__ import annotations
@@ -77,22 +84,229 @@ def _psql() -> str:
     return found
 
 
-class Topology:
+class DagsterProcesses:
+    """Processes under ``root`` that serve a Dagster webserver and daemon, and a client of the
+    webserver's GraphQL API. A subclass starts them (:meth:`start`) and names, in ``WATCHED``, the
+    processes whose exit while waiting is a failure; each process logs to ``<root>/logs/<name>.log``."""
+
+    WATCHED: tuple[str, ...] = ()
+
+    def __init__(self, root: Path, dagster_home: Path, extra_locations: Sequence[dict] = ()):
+        self.root = Path(root)
+        self.dagster_home = Path(dagster_home)
+        self.extra_locations = list(extra_locations)
+        self.log_dir = self.root / "logs"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 240) -> DagsterProcesses:
+        raise NotImplementedError
+
+    # -- processes -----------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        self.processes[name] = subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=PROJECT_ROOT,  # the image's WORKDIR, and where `make ui` runs: relative paths resolve here
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it stops what it spawned
+        )
+        log.close()
+
+    def _wait(self, what: str, ready, timeout: float, services: Sequence[str] | None = None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name in self.WATCHED if services is None else services:
+                if self.processes[name].poll() is not None:
+                    raise TopologyError(f"{name} exited with {self.processes[name].returncode}\n{self.log_tails()}")
+            try:
+                value = ready()
+            except TopologyError:  # a definite failure (a code location that cannot load): no use waiting
+                raise
+            except Exception:  # noqa: BLE001 - not ready yet: connection refused, still loading...
+                value = None
+            if value:
+                return value
+            time.sleep(0.5)
+        raise TopologyError(f"{what} not ready after {timeout:g}s\n{self.log_tails()}")
+
+    def _locations_loaded(self) -> bool:
+        data = self.graphql(
+            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus"
+            " locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+        )
+        entries = data["workspaceOrError"]["locationEntries"]
+        for entry in entries:
+            error = entry["locationOrLoadError"] or {}
+            if error.get("__typename") == "PythonError":
+                raise TopologyError(f"code location {entry['name']} failed to load: {error['message']}")
+        expected = 1 + len(self.extra_locations)
+        return len(entries) == expected and all(
+            e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"
+            for e in entries
+        )
+
+    def _daemons_healthy(self) -> bool:
+        data = self.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }")
+        statuses = data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 8  # for all of them together; then what is left is killed
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- talking to it ---------------------------------------------------------------------
+    def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+        """POST ``query`` to the webserver's /graphql; its ``data``, or an error with the GraphQL errors."""
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # a query the schema rejects: 400 with the errors as JSON
+            raise TopologyError(f"GraphQL {exc.code}: {exc.read().decode(errors='replace')[:2000]}") from None
+        if body.get("errors"):
+            raise TopologyError(f"GraphQL errors: {body['errors']}")
+        return body["data"]
+
+    def log_files(self) -> list[Path]:
+        """Every process's log, and the runs' captured step output under DAGSTER_HOME."""
+        captured = [p for p in (self.dagster_home / "storage").rglob("*") if p.suffix in (".out", ".err")]
+        return sorted(self.log_dir.glob("*.log")) + sorted(captured)
+
+    def log_tails(self, lines: int = 30) -> str:
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # -- runs through GraphQL ---------------------------------------------------------------
+    def launch_run(
+        self,
+        job: str,
+        location: str = MAESTRO_LOCATION,
+        run_config: dict | None = None,
+        asset_selection: Sequence[Sequence[str]] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Submit one run (``launchRun``: queued, the daemon starts it); its run id."""
+        selector = {"repositoryLocationName": location, "repositoryName": REPOSITORY, "jobName": job}
+        if asset_selection is not None:
+            selector["assetSelection"] = [{"path": list(key)} for key in asset_selection]
+        params = {
+            "selector": selector,
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+        }
+        data = self.graphql(
+            "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename"
+            " ... on LaunchRunSuccess { run { runId } } ... on Error { message }"
+            " ... on RunConfigValidationInvalid { errors { message } } } }",
+            {"p": params},
+        )
+        result = data["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise TopologyError(f"launchRun of {location}/{job}: {result}")
+        return result["run"]["runId"]
+
+    def runs(self, run_filter: dict | None = None, limit: int = 500) -> list[dict]:
+        """Runs (newest first) with status, tags and creation/start/end times (epoch seconds)."""
+        data = self.graphql(
+            "query($f: RunsFilter, $l: Int) { runsOrError(filter: $f, limit: $l) { __typename"
+            " ... on Runs { results { runId jobName status creationTime startTime endTime"
+            " tags { key value } } } ... on PythonError { message } } }",
+            {"f": run_filter or {}, "l": limit},
+        )
+        if data["runsOrError"]["__typename"] != "Runs":
+            raise TopologyError(f"runsOrError: {data['runsOrError']}")
+        runs = data["runsOrError"]["results"]
+        for run in runs:
+            run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
+        return runs
+
+    def wait_for_runs(self, run_filter: dict, count: int, timeout: float) -> list[dict]:
+        """Wait until ``count`` runs match ``run_filter`` and all of them have finished."""
+        finished = {"SUCCESS", "FAILURE", "CANCELED"}
+
+        def done():
+            runs = self.runs(run_filter)
+            return runs if len(runs) >= count and all(r["status"] in finished for r in runs) else None
+
+        return self._wait(f"{count} run(s) matching {run_filter}", done, timeout)
+
+    def switch(self, kind: str, name: str, location: str, on: bool) -> str:
+        """startSchedule / startSensor, or stopRunningSchedule / stopSensor (``kind``: schedule or
+        sensor), through GraphQL; the new status."""
+        started_type, stop, stopped_type, stopped_state = INSTIGATORS[kind]
+        title = kind.capitalize()
+        selector = {"s": {"repositoryLocationName": location, "repositoryName": REPOSITORY, f"{kind}Name": name}}
+        if on:
+            query = (
+                f"mutation($s: {title}Selector!) {{ start{title}({kind}Selector: $s) {{ __typename"
+                f" ... on {started_type} {{ {kind}State {{ status }} }} ... on PythonError {{ message }} }} }}"
+            )
+            return self.graphql(query, selector)[f"start{title}"][f"{kind}State"]["status"]
+        found = self.graphql(
+            f"query($s: {title}Selector!) {{ {kind}OrError({kind}Selector: $s) {{"
+            f" ... on {title} {{ {kind}State {{ id }} }} }} }}",
+            selector,
+        )[f"{kind}OrError"]
+        query = (
+            f"mutation($id: String!) {{ {stop}(id: $id) {{"
+            f" ... on {stopped_type} {{ {stopped_state} {{ status }} }} }} }}"
+        )
+        return self.graphql(query, {"id": found[f"{kind}State"]["id"]})[stop][stopped_state]["status"]
+
+
+# per kind: (the type startX returns, the stop mutation, the type it returns, that type's state field)
+INSTIGATORS = {
+    "schedule": ("ScheduleStateResult", "stopRunningSchedule", "ScheduleStateResult", "scheduleState"),
+    "sensor": ("Sensor", "stopSensor", "StopSensorMutationResult", "instigationState"),
+}
+
+
+class Topology(DagsterProcesses):
     """The compose services as native processes under ``root`` (see the module's docstring)."""
 
+    WATCHED = ("webserver", "daemon")
+
     def __init__(self, root: Path, postgres, extra_locations: Sequence[dict] = ()):
-        self.root = Path(root)
+        super().__init__(root, Path(root) / "dagster_home", extra_locations)
         self.postgres = postgres
-        self.extra_locations = list(extra_locations)
         self.ports = {name: _free_port() for name in ("s3", "redis", "mlflow", "code-server", "webserver")}
-        self.dagster_home = self.root / "dagster_home"
         self.maestro_home = self.root / "maestro_home"
         self.s3_data = self.root / "s3"
         self.redis_data = self.root / "redis"
         self.feature_repo = self.root / "feature_repo_production"
         self.workspace = self.root / "workspace.yaml"
-        self.log_dir = self.root / "logs"
-        self.processes: dict[str, subprocess.Popen] = {}
         self.services: dict[str, ComposeService] = {}
 
     # -- configuration ---------------------------------------------------------------------
@@ -162,36 +376,9 @@ class Topology:
             if done.returncode != 0:
                 raise TopologyError(f"psql {' '.join(args)} failed: {done.stderr.strip()}")
 
-    # -- processes -----------------------------------------------------------------------------
-    def _spawn(self, name: str) -> None:
+    def _spawn_service(self, name: str) -> None:
         service = self.services[name]
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
-        self.processes[name] = subprocess.Popen(
-            service.argv,
-            env={**self.environment(), **service.environment},
-            cwd=PROJECT_ROOT,  # the image's WORKDIR: relative paths of the compose file resolve here
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopping it stops what it spawned
-        )
-        log.close()
-
-    def _wait(self, what: str, ready, timeout: float, services: Sequence[str]):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name in services:
-                if self.processes[name].poll() is not None:
-                    raise TopologyError(f"{name} exited with {self.processes[name].returncode}\n{self.log_tails()}")
-            try:
-                value = ready()
-            except TopologyError:  # a definite failure (a code location that cannot load): no use waiting
-                raise
-            except Exception:  # noqa: BLE001 - not ready yet: connection refused, still loading...
-                value = None
-            if value:
-                return value
-            time.sleep(0.5)
-        raise TopologyError(f"{what} not ready after {timeout:g}s\n{self.log_tails()}")
+        self._spawn(name, service.argv, {**self.environment(), **service.environment})
 
     def start(self, timeout: float = 240) -> Topology:
         from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
@@ -199,7 +386,7 @@ class Topology:
         started = time.monotonic()
         self._prepare()
         for name in ("s3", "redis", "mlflow", "code-server"):
-            self._spawn(name)
+            self._spawn_service(name)
 
         def left() -> float:
             return max(10.0, timeout - (time.monotonic() - started))
@@ -209,84 +396,11 @@ class Topology:
         client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
         self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])
         for name in ("webserver", "daemon"):
-            self._spawn(name)
+            self._spawn_service(name)
         self._wait("the webserver's code locations", self._locations_loaded, left(), ["webserver", "daemon"])
         self._wait("the daemon", self._daemons_healthy, left(), ["daemon"])
         self._wait("mlflow", lambda: _listening(self.ports["mlflow"]), left(), ["mlflow"])
         return self
-
-    def _locations_loaded(self) -> bool:
-        data = self.graphql(
-            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus"
-            " locationOrLoadError { __typename ... on PythonError { message } } } } } }"
-        )
-        entries = data["workspaceOrError"]["locationEntries"]
-        for entry in entries:
-            error = entry["locationOrLoadError"] or {}
-            if error.get("__typename") == "PythonError":
-                raise TopologyError(f"code location {entry['name']} failed to load: {error['message']}")
-        expected = 1 + len(self.extra_locations)
-        return len(entries) == expected and all(
-            e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"
-            for e in entries
-        )
-
-    def _daemons_healthy(self) -> bool:
-        data = self.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }")
-        statuses = data["instance"]["daemonHealth"]["allDaemonStatuses"]
-        return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
-
-    def stop(self) -> None:
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 8  # for all of them together; then what is left is killed
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-    def __enter__(self) -> Topology:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    # -- talking to it ---------------------------------------------------------------------
-    def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
-        """POST ``query`` to the webserver's /graphql; its ``data``, or an error with the GraphQL errors."""
-        request = urllib.request.Request(
-            f"{self.base_url}/graphql",
-            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:  # a query the schema rejects: 400 with the errors as JSON
-            raise TopologyError(f"GraphQL {exc.code}: {exc.read().decode(errors='replace')[:2000]}") from None
-        if body.get("errors"):
-            raise TopologyError(f"GraphQL errors: {body['errors']}")
-        return body["data"]
-
-    def log_files(self) -> list[Path]:
-        """Every process's log, and the runs' captured step output under DAGSTER_HOME."""
-        captured = [p for p in (self.dagster_home / "storage").rglob("*") if p.suffix in (".out", ".err")]
-        return sorted(self.log_dir.glob("*.log")) + sorted(captured)
-
-    def log_tails(self, lines: int = 30) -> str:
-        parts = []
-        for path in sorted(self.log_dir.glob("*.log")):
-            tail = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
-        return "\n".join(parts)
 
     def aws_environment(self) -> dict[str, str]:
         """The S3 settings every Maestro process gets (for a client of the test's own)."""
@@ -296,59 +410,47 @@ class Topology:
             for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
         }
 
-    # -- runs through GraphQL ---------------------------------------------------------------
-    def launch_run(
-        self,
-        job: str,
-        location: str = MAESTRO_LOCATION,
-        run_config: dict | None = None,
-        asset_selection: Sequence[Sequence[str]] | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> str:
-        """Submit one run (``launchRun``: queued, the daemon starts it); its run id."""
-        selector = {"repositoryLocationName": location, "repositoryName": REPOSITORY, "jobName": job}
-        if asset_selection is not None:
-            selector["assetSelection"] = [{"path": list(key)} for key in asset_selection]
-        params = {
-            "selector": selector,
-            "runConfigData": run_config or {},
-            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
-        }
-        data = self.graphql(
-            "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename"
-            " ... on LaunchRunSuccess { run { runId } } ... on Error { message }"
-            " ... on RunConfigValidationInvalid { errors { message } } } }",
-            {"p": params},
-        )
-        result = data["launchRun"]
-        if result["__typename"] != "LaunchRunSuccess":
-            raise TopologyError(f"launchRun of {location}/{job}: {result}")
-        return result["run"]["runId"]
 
-    def runs(self, run_filter: dict | None = None, limit: int = 500) -> list[dict]:
-        """Runs (newest first) with status, tags and creation/start/end times (epoch seconds)."""
-        data = self.graphql(
-            "query($f: RunsFilter, $l: Int) { runsOrError(filter: $f, limit: $l) { __typename"
-            " ... on Runs { results { runId jobName status creationTime startTime endTime"
-            " tags { key value } } } ... on PythonError { message } } }",
-            {"f": run_filter or {}, "l": limit},
-        )
-        if data["runsOrError"]["__typename"] != "Runs":
-            raise TopologyError(f"runsOrError: {data['runsOrError']}")
-        runs = data["runsOrError"]["results"]
-        for run in runs:
-            run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
-        return runs
+class LocalStack(DagsterProcesses):
+    """``make ui``'s ``dagster dev -w workspace.yaml`` on the embedded instance (see the module's
+    docstring): ``MAESTRO_HOME`` is ``<root>/maestro_home``, ``DAGSTER_HOME`` its ``dagster`` folder,
+    seeded with the project's ``dagster.yaml`` as ``make ui`` seeds it; ``extra_locations`` (workspace
+    ``load_from`` entries) go in a second workspace file, the project's ``workspace.yaml`` untouched."""
 
-    def wait_for_runs(self, run_filter: dict, count: int, timeout: float) -> list[dict]:
-        """Wait until ``count`` runs match ``run_filter`` and all of them have finished."""
-        finished = {"SUCCESS", "FAILURE", "CANCELED"}
+    WATCHED = ("dagster-dev",)
 
-        def done():
-            runs = self.runs(run_filter)
-            return runs if len(runs) >= count and all(r["status"] in finished for r in runs) else None
+    def __init__(self, root: Path, extra_locations: Sequence[dict] = ()):
+        maestro_home = Path(root) / "maestro_home"
+        super().__init__(root, maestro_home / "dagster", extra_locations)
+        self.maestro_home = maestro_home
+        self.port = _free_port()
 
-        return self._wait(f"{count} run(s) matching {run_filter}", done, timeout, ["webserver", "daemon"])
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        workspaces = ["-w", "workspace.yaml"]
+        if self.extra_locations:
+            extra = self.root / "extra_workspace.yaml"
+            extra.write_text(yaml.safe_dump({"load_from": self.extra_locations}, sort_keys=False))
+            workspaces += ["-w", str(extra)]
+        dagster = str(Path(sys.executable).parent / "dagster")
+        return [dagster, "dev", *workspaces, "-h", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self, timeout: float = 240) -> LocalStack:
+        for folder in (self.dagster_home, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        if not (self.dagster_home / "dagster.yaml").exists():  # as `make ui`: a home's own file is kept
+            shutil.copyfile(PROJECT_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        env = dict(os.environ, MAESTRO_HOME=str(self.maestro_home), DAGSTER_HOME=str(self.dagster_home))
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        env["PYTHONUNBUFFERED"] = "1"
+        self._spawn("dagster-dev", self.argv(), env)
+        started = time.monotonic()
+        self._wait("the webserver's code locations", self._locations_loaded, timeout)
+        self._wait("the daemon", self._daemons_healthy, max(10.0, timeout - (time.monotonic() - started)))
+        return self
 
 
 def most_at_once(runs: Sequence[dict]) -> int:

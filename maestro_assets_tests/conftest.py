@@ -382,12 +382,19 @@ SERVER_FIXTURES = {
     "s3": {"s3_server", "s3_credentials", "s3_bucket", "s3_lake_url"},
     "mysql": {"mysql_server_url", "mysql_url"},
 }
-E2E_MODULES = ("test_cli.py", "test_webserver.py", "test_ui_browser.py", "test_benchmarks_run.py")
+E2E_MODULES = (
+    "test_cli.py",
+    "test_webserver.py",
+    "test_ui_browser.py",
+    "test_benchmarks_run.py",
+    "test_local_stack.py",
+)
 SLOW_MODULES = (
     "test_ui_browser.py",
     "test_webserver.py",
     "test_celery_executor.py",
     "test_production_topology.py",
+    "test_local_stack.py",
 )
 
 

@@ -18,7 +18,7 @@ import yaml
 from maestro_assets.defs.demo.assets import CI_KEY, DEMO_TABLE_KEYS, GIT_KEY, LANDING_KEY
 from maestro_assets.lib.compose import compose_services
 from maestro_assets.platform_topology import BUCKET as BUCKET_NAME
-from maestro_assets.platform_topology import COMPOSE_FILE, DEPLOY, REPOSITORY, Topology, most_at_once
+from maestro_assets.platform_topology import COMPOSE_FILE, DEPLOY, Topology, most_at_once
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA_LOCATION_FILE = Path(__file__).with_name("topology_extra_location.py")
@@ -68,35 +68,6 @@ def s3_client(topo):
     )
 
 
-# per kind: (the type startX returns, the stop mutation, the type it returns, that type's state field)
-INSTIGATORS = {
-    "schedule": ("ScheduleStateResult", "stopRunningSchedule", "ScheduleStateResult", "scheduleState"),
-    "sensor": ("Sensor", "stopSensor", "StopSensorMutationResult", "instigationState"),
-}
-
-
-def switch(topo, kind: str, name: str, location: str, on: bool) -> str:
-    """startSchedule / startSensor, or stopRunningSchedule / stopSensor, through GraphQL; the new status."""
-    started_type, stop, stopped_type, stopped_state = INSTIGATORS[kind]
-    title = kind.capitalize()
-    selector = {"s": {"repositoryLocationName": location, "repositoryName": REPOSITORY, f"{kind}Name": name}}
-    if on:
-        query = (
-            f"mutation($s: {title}Selector!) {{ start{title}({kind}Selector: $s) {{ __typename"
-            f" ... on {started_type} {{ {kind}State {{ status }} }} ... on PythonError {{ message }} }} }}"
-        )
-        return topo.graphql(query, selector)[f"start{title}"][f"{kind}State"]["status"]
-    found = topo.graphql(
-        f"query($s: {title}Selector!) {{ {kind}OrError({kind}Selector: $s) {{"
-        f" ... on {title} {{ {kind}State {{ id }} }} }} }}",
-        selector,
-    )[f"{kind}OrError"]
-    query = (
-        f"mutation($id: String!) {{ {stop}(id: $id) {{ ... on {stopped_type} {{ {stopped_state} {{ status }} }} }} }}"
-    )
-    return topo.graphql(query, {"id": found[f"{kind}State"]["id"]})[stop][stopped_state]["status"]
-
-
 def test_each_service_runs_its_compose_command_and_environment(topo, password_postgres):
     services = compose_services(COMPOSE_FILE, topo.variables())
     for name, process in topo.processes.items():
@@ -126,7 +97,7 @@ def test_each_service_runs_its_compose_command_and_environment(topo, password_po
 
 def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_postgres):
     # the every-minute schedule first: its tick comes while the rest runs
-    assert switch(topo, "schedule", "every_minute_tick", EXTRA, on=True) == "RUNNING"
+    assert topo.switch("schedule", "every_minute_tick", EXTRA, on=True) == "RUNNING"
 
     seed = topo.launch_run(
         "__ASSET_JOB",
@@ -145,7 +116,7 @@ def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_pos
     dropped_csv = s3.get_object(Bucket=BUCKET_NAME, Key=dropped_key)["Body"].read()
     for key in landed:
         s3.delete_object(Bucket=BUCKET_NAME, Key=key)
-    assert switch(topo, "sensor", "landing_files_sensor", "maestro", on=True) == "RUNNING"
+    assert topo.switch("sensor", "landing_files_sensor", "maestro", on=True) == "RUNNING"
     s3.put_object(Bucket=BUCKET_NAME, Key=dropped_key, Body=dropped_csv)
     dropped_day = dropped_key.split("date=")[1].split("/")[0]
 
@@ -177,10 +148,10 @@ def test_seed_backfill_schedule_and_sensor_through_the_daemon(topo, password_pos
         {"tags": [{"key": "dagster/schedule_name", "value": "every_minute_tick"}]}, 1, timeout=90
     )[-1:]
     assert scheduled["status"] == "SUCCESS" and scheduled["jobName"] == "tick_job"
-    assert switch(topo, "schedule", "every_minute_tick", EXTRA, on=False) == "STOPPED"
+    assert topo.switch("schedule", "every_minute_tick", EXTRA, on=False) == "STOPPED"
 
     sensed = topo.wait_for_runs({"tags": [{"key": "dagster/sensor_name", "value": "landing_files_sensor"}]}, 1, 90)
-    assert switch(topo, "sensor", "landing_files_sensor", "maestro", on=False) == "STOPPED"
+    assert topo.switch("sensor", "landing_files_sensor", "maestro", on=False) == "STOPPED"
     assert [(r["tags"]["dagster/partition"], r["status"]) for r in sensed] == [(dropped_day, "SUCCESS")]
 
     # runs, their events and the daemon's ticks are in PostgreSQL (the dagster database)

@@ -1,19 +1,16 @@
 """The Dagster UI in a real browser (headless Chromium driven by Playwright), as `make ui` serves
 it: open an asset, press Materialize, and the run goes through the daemon to a bronze table."""
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, stop_process, wait_for_port
 
 from maestro_assets.lib import demo
 from maestro_assets.lib.lake import open_lake
 from maestro_assets.lib.warehouse import Warehouse
+from maestro_assets.platform_topology import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,32 +28,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def dagster_dev(maestro_home):
     """`dagster dev` (webserver + daemon) on a free port of 127.0.0.1, as `make ui` runs it."""
-    port = free_port()
-    env = dict(os.environ, MAESTRO_HOME=str(maestro_home), DAGSTER_HOME=str(maestro_home / "dagster"))
-    shutil.copyfile(ROOT / "dagster.yaml", maestro_home / "dagster" / "dagster.yaml")
-    log = open(maestro_home / "dagster-dev.log", "w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, timeout=180, process=process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(process)
-        log.close()
+    with LocalStack(maestro_home.parent) as stack:  # MAESTRO_HOME is maestro_home, DAGSTER_HOME inside it
+        yield stack
 
 
 def test_materialize_from_the_asset_page(dagster_dev, maestro_home, tmp_path):
@@ -69,7 +42,7 @@ def test_materialize_from_the_asset_page(dagster_dev, maestro_home, tmp_path):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{dagster_dev}/assets/bronze/demo_db/users", timeout=120_000)
+            page.goto(f"{dagster_dev.base_url}/assets/bronze/demo_db/users", timeout=120_000)
             skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter dialog
             try:
                 skip.click(timeout=10_000)
@@ -83,11 +56,9 @@ def test_materialize_from_the_asset_page(dagster_dev, maestro_home, tmp_path):
             deadline = time.monotonic() + 180
             while not lake.exists("bronze/demo_db/users/part-0.parquet") and time.monotonic() < deadline:
                 time.sleep(1)
-            assert lake.exists("bronze/demo_db/users/part-0.parquet"), (maestro_home / "dagster-dev.log").read_text()[
-                -3000:
-            ]
+            assert lake.exists("bronze/demo_db/users/part-0.parquet"), dagster_dev.log_tails(60)
             assert len(lake.read_table("bronze", "demo_db/users")) == len(data.users)
-            page.goto(f"{dagster_dev}/runs", timeout=60_000)
+            page.goto(f"{dagster_dev.base_url}/runs", timeout=60_000)
             expect(page.get_by_text("Success").first).to_be_visible(timeout=120_000)
             page.screenshot(path=str(tmp_path / "runs.png"))
             assert (tmp_path / "runs.png").stat().st_size > 10_000
