@@ -15,6 +15,14 @@ the index), serialised by the storage's own lock as Dagster's connections are, a
 process, and only a power cut can lose the last events (SQLite's documented trade-off). It is the
 embedded default in the project's ``dagster.yaml``; production keeps events in PostgreSQL
 (``deploy/dagster.yaml``), where none of this applies.
+
+:class:`MaestroSqliteRunStorage` and :class:`MaestroSqliteScheduleStorage` are Dagster's SQLite run
+and schedule storages (same files, schema and queries) whose connections wait as long for a lock
+as the event log's do (Dagster's ``SQLITE_BUSY_TIMEOUT_SECONDS``, 30 s) instead of ``sqlite3``'s
+default 5 s. Under ``make ui`` the webserver, the daemon and every run write ``runs.db`` and the
+daemon's ticks write ``schedules.db``; a write that has to wait more than 5 s behind another —
+measured by holding the lock for 7 s — failed with "database is locked" and lost what it wrote
+(the run was not created; in a running run, the event was dropped).
 """
 
 from __future__ import annotations
@@ -28,20 +36,29 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 OPEN_RUN_SHARDS = 8  # run databases kept open besides the index (least recently used closed first)
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default instance keeps run event logs: ``$DAGSTER_HOME/history/runs``."""
+def default_base_dir(*parts: str) -> str:
+    """Where Dagster's default instance keeps a storage's files: ``$DAGSTER_HOME/<parts>``
+    (``history/runs`` for run event logs, ``history`` for runs, ``schedules`` for ticks)."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        raise RuntimeError("DAGSTER_HOME is not set: the event log storage needs it or a base_dir")
-    return os.path.join(home, "history", "runs")
+        raise RuntimeError(f"DAGSTER_HOME is not set: the storage in {'/'.join(parts)} needs it or a base_dir")
+    return os.path.join(home, *parts)
+
+
+def _optional_base_dir() -> dict:
+    from dagster import Field, StringSource
+
+    return {"base_dir": Field(StringSource, is_required=False)}
 
 
 def _tune(dbapi_connection, _record) -> None:
@@ -55,7 +72,7 @@ class MaestroSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` with one open connection per database (see the module's docstring)."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
-        base_dir = base_dir or default_base_dir()
+        base_dir = base_dir or default_base_dir("history", "runs")
         mkdir_p(base_dir)
         self._engines: OrderedDict[str, sa.Engine] = OrderedDict()
         self._engines_pid = os.getpid()
@@ -64,9 +81,7 @@ class MaestroSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def config_type(cls):
-        from dagster import Field, StringSource
-
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return _optional_base_dir()
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> MaestroSqliteEventLogStorage:
@@ -109,3 +124,40 @@ class MaestroSqliteEventLogStorage(SqliteEventLogStorage):
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+
+class _WaitingConnections:
+    """What the run and schedule storages below change of Dagster's: ``connect`` is Dagster's, with
+    the busy timeout; ``base_dir`` defaults to Dagster's place for the storage under DAGSTER_HOME."""
+
+    DEFAULT_DIR: tuple[str, ...] = ()
+    _conn_string: str
+
+    @classmethod
+    def config_type(cls):
+        return _optional_base_dir()
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        base_dir = config_value.get("base_dir") or default_base_dir(*cls.DEFAULT_DIR)
+        return cls.from_local(base_dir, inst_data=inst_data)  # Dagster's own names its base class here
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        engine = sa.create_engine(
+            self._conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        )
+        with engine.connect() as conn, conn.begin():
+            yield conn
+
+
+class MaestroSqliteRunStorage(_WaitingConnections, SqliteRunStorage):
+    """``SqliteRunStorage`` whose connections wait out a lock for 30 s (see the module's docstring)."""
+
+    DEFAULT_DIR = ("history",)
+
+
+class MaestroSqliteScheduleStorage(_WaitingConnections, SqliteScheduleStorage):
+    """``SqliteScheduleStorage`` whose connections wait out a lock for 30 s (see the module's docstring)."""
+
+    DEFAULT_DIR = ("schedules",)

@@ -452,6 +452,25 @@ class LocalStack(DagsterProcesses):
         self._wait("the daemon", self._daemons_healthy, max(10.0, timeout - (time.monotonic() - started)))
         return self
 
+    def stop(self) -> None:
+        """SIGTERM to ``dagster dev`` alone, which stops the webserver and daemon (~4 s; the whole
+        group at once takes twice as long), then SIGKILL to what is left of its group: the code
+        servers, which it leaves to their heartbeat."""
+        process = self.processes.get("dagster-dev")
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the group is empty
+            pass
+        process.wait()
+
 
 def most_at_once(runs: Sequence[dict]) -> int:
     """The largest number of ``runs`` between their startTime and endTime at the same moment."""
