@@ -24,7 +24,8 @@ EXTRA = "topology_extra"  # LOCATION_NAME of topology_extra_location.py
 CHATTY_JOB, BUSY_SENSOR, EVERY_MINUTE_SCHEDULE = "chatty_job", "every_second_sensor", "every_minute_tick"
 CHATTY_ASSET = ["local_stack", "chatty_0"]
 RUNS = 12
-MATERIALIZATIONS = 300  # per run, spread over 4 assets, with 3 log lines each: ~1,200 events, a few seconds of writing
+MATERIALIZATIONS = 300  # per run, spread over 4 assets, with 3 log lines each: ~1,200 events
+WRITE_SECONDS = 6  # the least time a run writes them in: longer than the daemon takes to launch the next run
 LOCK_ERRORS = ("database is locked", "OperationalError")
 MAX_CONCURRENT_RUNS = yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_coordinator"]["config"][
     "max_concurrent_runs"
@@ -104,7 +105,7 @@ def concurrent_load(stack: LocalStack, runs: int = RUNS, timeout: float = 420) -
     reader = threading.Thread(target=reads.loop, daemon=True)
     reader.start()
     started = time.monotonic()
-    config = {"ops": {"write_events": {"config": {"materializations": MATERIALIZATIONS}}}}
+    config = {"ops": {"write_events": {"config": {"materializations": MATERIALIZATIONS, "seconds": WRITE_SECONDS}}}}
     try:
         with ThreadPoolExecutor(runs) as pool:
             submitted = list(pool.map(lambda _: stack.launch_run(CHATTY_JOB, EXTRA, run_config=config), range(runs)))
@@ -165,7 +166,8 @@ def test_runs_reads_and_ticks_at_once_never_lock_sqlite(local_stack):
     selector = {"repositoryLocationName": EXTRA, "repositoryName": "__repository__"}
     ticks = stack.graphql(TICKS, {"s": {**selector, "sensorName": BUSY_SENSOR}})["sensorOrError"]
     statuses = Counter(t["status"] for t in ticks["sensorState"]["ticks"])
-    assert statuses["SKIPPED"] >= load.seconds / 10, statuses  # the daemon kept ticking while the runs wrote
+    # the daemon kept ticking while the runs wrote (every ~5 s here: its sensor loop, not the 1 s interval)
+    assert statuses["SKIPPED"] >= max(3, load.seconds / 15), statuses
     assert set(statuses) == {"SKIPPED"}, [t["error"] for t in ticks["sensorState"]["ticks"] if t["error"]]
     schedule = stack.graphql(SCHEDULE_TICKS, {"s": {**selector, "scheduleName": EVERY_MINUTE_SCHEDULE}})
     assert not [t for t in schedule["scheduleOrError"]["scheduleState"]["ticks"] if t["status"] == "FAILURE"]

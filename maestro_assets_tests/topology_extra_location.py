@@ -49,16 +49,22 @@ def short_job():
 class ChattyConfig(Config):
     materializations: int = 40  # spread over CHATTY_ASSETS: each is written to the run's and the index database
     logs_per_materialization: int = 3
+    seconds: float = 0.0  # the least time the writes take: the run stays open that long, so runs overlap
 
 
 @op
 def write_events(context: OpExecutionContext, config: ChattyConfig) -> int:
-    """As fast as the storage takes them: log lines and asset materializations, no pause between."""
+    """Log lines and asset materializations as fast as the storage takes them, in bursts paced so
+    that they take at least ``seconds``."""
+    started = time.monotonic()
     for n in range(config.materializations):
         for line in range(config.logs_per_materialization):
             context.log.info(f"event {n}.{line}")
         key = CHATTY_ASSETS[n % len(CHATTY_ASSETS)]
         context.log_event(AssetMaterialization(asset_key=key, metadata={"n": n, "run": context.run_id}))
+        ahead = started + config.seconds * (n + 1) / config.materializations - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
     return config.materializations
 
 
