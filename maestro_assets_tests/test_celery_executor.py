@@ -2,8 +2,8 @@
 code location) run once with Maestro's executor set to Celery — steps on two workers started with
 the command and environment of deploy/compose.yaml's celery-worker service (``celery -A
 dagster_celery.app … worker -c 1``; x-maestro-env) over a Redis broker, events in the PostgreSQL
-instance of deploy/dagster.yaml, the lake on the S3 server — and once with the default executor into another lake prefix: both
-runs write the same tables, row for row."""
+instance of deploy/dagster.yaml, the lake on the S3 server — and once with the default executor
+into another lake prefix: both runs write the same tables, row for row."""
 
 from __future__ import annotations
 
