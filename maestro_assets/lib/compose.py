@@ -70,6 +70,7 @@ class ComposeService:
     name: str
     argv: list[str]  # entrypoint + command, as the container would execute them
     environment: dict[str, str] = field(default_factory=dict)
+    restart: str = "no"  # compose's restart policy: no, always, on-failure[:N], unless-stopped
 
 
 def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, ComposeService]:
@@ -84,5 +85,10 @@ def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, Comp
         if isinstance(environment, list):  # the ["KEY=value", ...] form
             environment = dict(item.split("=", 1) for item in environment)
         argv = _words(resolved.get("entrypoint")) + _words(resolved.get("command"))
-        services[name] = ComposeService(name, argv, {key: str(value) for key, value in environment.items()})
+        services[name] = ComposeService(
+            name,
+            argv,
+            {key: str(value) for key, value in environment.items()},
+            str(resolved.get("restart") or "no"),
+        )
     return services
