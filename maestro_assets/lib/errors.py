@@ -132,6 +132,29 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def unreachable_service(exc: BaseException) -> str:
+    """What a transient failure could not reach, in words: ``S3 at http://host:port`` (the object
+    store, with its endpoint), ``the database``, ``Redis``, ``an HTTP service``, else ``a service``."""
+    from urllib.parse import urlsplit
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        module = type(exc).__module__.split(".")[0]
+        if module == "botocore":
+            endpoint = str((getattr(exc, "kwargs", None) or {}).get("endpoint_url") or "")
+            parts = urlsplit(endpoint)
+            return f"S3 at {parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else "S3"
+        if module in ("sqlalchemy", "psycopg2", "psycopg", "adbc_driver_manager"):
+            return "the database"
+        if module == "redis":
+            return "Redis"
+        if module in ("requests", "urllib3"):
+            return "an HTTP service"
+        exc = exc.__cause__ or exc.__context__
+    return "a service"
+
+
 class BackupError(MaestroError):
     """A backup or restore that cannot go on: a failed pg_dump/pg_restore, a target that is not empty,
     no backup in the lake; the message names the database, the file or the setting."""

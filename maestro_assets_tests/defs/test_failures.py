@@ -8,7 +8,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 from botocore.config import Config
-from dagster import DagsterEventType, DagsterInstance, RetryPolicy, asset, materialize
+from dagster import AssetExecutionContext, DagsterEventType, DagsterInstance, RetryPolicy, asset, materialize
 
 from maestro_assets.defs.failures import bad_input_fails_fast
 from maestro_assets.lib.errors import ConfigurationError, MaestroError, is_transient
@@ -18,6 +18,18 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def s3_without_server(port: int):
+    """A boto3 S3 client of an endpoint nothing listens on, trying once."""
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 0}, connect_timeout=1),
+    )
 
 
 def raised(fn) -> BaseException:
@@ -32,14 +44,7 @@ def test_real_failures_are_told_apart(tmp_path):
     port = closed_port()
     refused = raised(lambda: sa.create_engine(f"postgresql+psycopg2://u:p@127.0.0.1:{port}/x").connect())
     assert is_transient(refused), refused
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        aws_access_key_id="a",
-        aws_secret_access_key="b",
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 0}, connect_timeout=1),
-    )
+    s3 = s3_without_server(port)
     assert is_transient(raised(lambda: s3.list_objects_v2(Bucket="lake")))
     locked_db = tmp_path / "locked.db"
     holder = sqlite3.connect(locked_db, isolation_level=None)
@@ -92,6 +97,24 @@ def test_assets_fail_fast_on_bad_input_and_retry_transient_failures(error, attem
     tried, text = attempts_of(body)
     assert tried == attempts
     assert message in text
+
+
+def test_the_last_attempt_names_what_could_not_be_reached():
+    port = closed_port()
+
+    @asset(retry_policy=RetryPolicy(max_retries=2, delay=0))
+    @bad_input_fails_fast
+    def reads_the_lake(context: AssetExecutionContext):
+        s3_without_server(port).list_objects_v2(Bucket="lake")
+
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([reads_the_lake], instance=instance, raise_on_error=False)
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert len(retries) == 2  # transient: retried as before, the message only on the last attempt
+    assert f"Failure: S3 at http://127.0.0.1:{port} did not answer after 3 attempts: Could not connect" in error.message
+    assert "EndpointConnectionError" in error.cause.message  # the driver's exception stays attached
 
 
 def test_generator_assets_follow_the_same_policy():

@@ -49,6 +49,8 @@ def test_deploy_compose_file_resolves_anchor_and_commands():
     assert (sh, flag) == ("/bin/sh", "-c")
     assert "exec rclone serve s3" in script and "--auth-key ak,sk" in script
     assert shlex.split(script)[shlex.split(script).index("--vfs-cache-mode") + 1] == "off"
+    # every long-running service comes back after a crash, as platform_topology's supervisor does
+    assert {name: s.restart for name, s in services.items()} == dict.fromkeys(services, "unless-stopped")
 
 
 def test_a_missing_password_is_named():
