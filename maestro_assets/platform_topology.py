@@ -243,18 +243,6 @@ class DagsterProcesses:
             raise TopologyError(f"launchRun of {location}/{job}: {result}")
         return result["run"]["runId"]
 
-    def reexecute(self, run_id: str, strategy: str = "FROM_FAILURE") -> str:
-        """``launchRunReexecution`` of a finished run (the UI's "Re-execute from failure"); the new run's id."""
-        data = self.graphql(
-            "mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) { __typename"
-            " ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }",
-            {"p": {"parentRunId": run_id, "strategy": strategy}},
-        )
-        result = data["launchRunReexecution"]
-        if result["__typename"] != "LaunchRunSuccess":
-            raise TopologyError(f"launchRunReexecution of {run_id}: {result}")
-        return result["run"]["runId"]
-
     def runs(self, run_filter: dict | None = None, limit: int = 500) -> list[dict]:
         """Runs (newest first) with status, tags and creation/start/end times (epoch seconds)."""
         data = self.graphql(

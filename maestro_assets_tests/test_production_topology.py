@@ -366,17 +366,15 @@ def test_postgres_restarted_mid_run_is_survived(seeded, events_db, password_post
     how = "the run itself"
     if first["status"] != "SUCCESS":
         # the restart hit Dagster's own database reads around the step (not the asset's code, whose
-        # transient errors the step's RetryPolicy retries): the step fails with the driver's error,
-        # and run_retries leaves step failures alone (retry_on_asset_or_op_failure: false, so that bad
-        # data is not re-run) — the operator re-executes from the failure, as the UI's button does
+        # transient errors the step's RetryPolicy retries): the step fails with the driver's error, and
+        # the instance re-runs the run from the failure (run_retries, retry_on_asset_or_op_failure:
+        # true; nothing tagged it not to be: no bad data)
         [failure] = events(events_db, run_id, "STEP_FAILURE")
         error = failure.dagster_event.step_failure_data.error
         assert error.cls_name == "OperationalError" and "connection" in error.message, error.to_string()
-        tags = wait_until("the retry decision", lambda: topo.runs({"runIds": [run_id]})[0]["tags"], 30)
-        assert tags.get("dagster/failure_reason") == "STEP_FAILURE", tags
-        rerun = topo.reexecute(run_id)
-        assert topo.wait_for_runs({"runIds": [rerun]}, 1, timeout=120)[0]["status"] == "SUCCESS"
-        how = f"a re-execution from the failure (the step failed: {error.message.strip()[:100]})"
+        [retry] = topo.wait_for_runs({"tags": [{"key": "dagster/parent_run_id", "value": run_id}]}, 1, timeout=120)
+        assert retry["status"] == "SUCCESS" and retry["tags"].get("dagster/retry_number") == "1", retry
+        how = f"the instance's re-run from the failure (the step failed: {error.message.strip()[:100]})"
     print(f"PostgreSQL restart: done by {how}; {len(failed)} webserver requests failed")
     assert_nothing_lost(topo, day)
     # the webserver and the daemon carry on: a following run is queued, started and succeeds

@@ -10,6 +10,13 @@ A transient failure on the last attempt the policy allows becomes a ``Failure`` 
 message says what could not be reached after how many attempts (``S3 at http://host:port did
 not answer after 3 attempts: …``; passwords in URLs masked), instead of the bare driver
 exception; the original stays attached as its cause.
+
+Runs, too: the instance re-runs a run whose step failed (``run_retries`` with
+``retry_on_asset_or_op_failure: true`` in deploy/dagster.yaml), for the failures no step policy
+sees — Dagster's own storage calls around a step while PostgreSQL restarts, say. A step that fails
+for a reason a re-run would only repeat — every ``Failure`` above, and a blocking check that fails
+with ERROR severity — first tags its run ``dagster/retry_on_asset_or_op_failure: false``, so bad
+data is never re-run.
 """
 
 from __future__ import annotations
@@ -18,17 +25,51 @@ import functools
 import inspect
 from collections.abc import Callable
 
-from dagster import Backoff, Failure, RetryPolicy
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    Backoff,
+    Failure,
+    MaterializeResult,
+    OpExecutionContext,
+    RetryPolicy,
+)
 
 from ..lib.errors import MaestroError, is_transient, unreachable_service
 from ..lib.redact import scrub
 
 RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
+NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}  # Dagster's tag, read when the run fails
+
+
+def no_run_retry() -> None:
+    """Tag the current run so that the instance does not re-run it when it fails (outside a run: nothing)."""
+    context = _current_context()
+    if context is not None and context.run.tags.get(next(iter(NO_RUN_RETRY))) != "false":
+        context.instance.add_run_tags(context.run_id, NO_RUN_RETRY)
+
+
+def _failed_error_check(value) -> bool:
+    """Whether ``value`` (what an asset returns or yields: a result, a check result, or a tuple of
+    them) holds a check result failing with ERROR. Both results are named tuples: looked at first."""
+    if isinstance(value, AssetCheckResult):
+        return not value.passed and value.severity == AssetCheckSeverity.ERROR
+    if isinstance(value, MaterializeResult):
+        return any(_failed_error_check(r) for r in value.check_results or [])
+    return isinstance(value, tuple | list) and any(_failed_error_check(v) for v in value)
+
+
+def _current_context():
+    try:
+        return OpExecutionContext.get()
+    except Exception:  # noqa: BLE001 - a sensor or a plain call: no step
+        return None
 
 
 def _attempts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
-    """(this attempt at the step: 1, 2, …; the attempts its retry policy allows), from the asset's context."""
-    for value in (kwargs.get("context"), *args):
+    """(this attempt at the step: 1, 2, …; the attempts its retry policy allows), from the asset's
+    context (an argument, or the step's current one); None outside a step."""
+    for value in (kwargs.get("context"), *args, _current_context()):
         retry_number = getattr(value, "retry_number", None)
         if isinstance(retry_number, int):
             policy = getattr(getattr(value, "op_def", None), "retry_policy", None)
@@ -37,11 +78,12 @@ def _attempts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
 
 
 def _fail_fast(exc: Exception, attempts: tuple[int, int] | None = None) -> Exception:
+    if is_transient(exc) and not isinstance(exc, Failure) and (attempts is None or attempts[0] < attempts[1]):
+        return exc  # the policy tries again
+    no_run_retry()
     if isinstance(exc, Failure):
         return exc
     if is_transient(exc):
-        if attempts is None or attempts[0] < attempts[1]:
-            return exc  # the policy tries again
         attempt = attempts[0]
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return Failure(
@@ -59,7 +101,10 @@ def bad_input_fails_fast(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def generating(*args, **kwargs):
             try:
-                yield from fn(*args, **kwargs)
+                for event in fn(*args, **kwargs):
+                    if _failed_error_check(event):
+                        no_run_retry()
+                    yield event
             except Exception as exc:
                 converted = _fail_fast(exc, _attempts(args, kwargs))
                 if converted is exc:
@@ -71,11 +116,14 @@ def bad_input_fails_fast(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def returning(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
         except Exception as exc:
             converted = _fail_fast(exc, _attempts(args, kwargs))
             if converted is exc:
                 raise
             raise converted from exc
+        if _failed_error_check(value):
+            no_run_retry()
+        return value
 
     return returning

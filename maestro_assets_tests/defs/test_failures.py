@@ -3,14 +3,27 @@ failures of the database, the object store and the network are retried with back
 
 import socket
 import sqlite3
+from pathlib import Path
 
 import boto3
 import pytest
 import sqlalchemy as sa
+import yaml
 from botocore.config import Config
-from dagster import AssetExecutionContext, DagsterEventType, DagsterInstance, RetryPolicy, asset, materialize
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    DagsterEventType,
+    DagsterInstance,
+    MaterializeResult,
+    RetryPolicy,
+    asset,
+    materialize,
+)
 
-from maestro_assets.defs.failures import bad_input_fails_fast
+from maestro_assets.defs.failures import _failed_error_check, bad_input_fails_fast
 from maestro_assets.lib.errors import ConfigurationError, MaestroError, is_transient
 
 
@@ -128,3 +141,46 @@ def test_generator_assets_follow_the_same_policy():
         result = materialize([generating], instance=instance, raise_on_error=False)
     retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert not result.success and not retries
+
+
+DEPLOY_INSTANCE = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+RUN_RETRIES = {"run_retries": yaml.safe_load(DEPLOY_INSTANCE.read_text())["run_retries"]}  # production's
+
+
+def will_retry(*assets) -> tuple[str | None, str | None]:
+    """Materialize ``assets`` on an instance that re-runs failed runs (as deploy/dagster.yaml); the
+    failed run's (dagster/will_retry, dagster/retry_on_asset_or_op_failure) tags."""
+    with DagsterInstance.ephemeral(settings=RUN_RETRIES) as instance:
+        result = materialize(list(assets), instance=instance, raise_on_error=False)
+        assert not result.success
+        tags = instance.get_run_by_id(result.run_id).tags
+    return tags.get("dagster/will_retry"), tags.get("dagster/retry_on_asset_or_op_failure")
+
+
+def test_runs_failed_by_bad_data_are_not_rerun_and_others_are():
+    @asset
+    @bad_input_fails_fast
+    def bad_data():
+        raise MaestroError("source 'crm', table 'orders': bad rows")
+
+    @asset(check_specs=[AssetCheckSpec("rows_valid", asset="checked", blocking=True)])
+    @bad_input_fails_fast
+    def checked():
+        return MaterializeResult(check_results=[AssetCheckResult(check_name="rows_valid", passed=False)])
+
+    @asset
+    @bad_input_fails_fast
+    def lake_down():  # transient, and the step's retries (none here) are used up
+        s3_without_server(closed_port()).list_objects_v2(Bucket="lake")
+
+    @asset
+    def storage_hiccup():  # what Dagster's own storage raises around a step while PostgreSQL restarts
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    assert will_retry(bad_data) == ("false", "false")
+    assert will_retry(checked) == ("false", "false")  # a blocking ERROR check: the same data fails it again
+    assert will_retry(lake_down) == ("false", "false")
+    assert will_retry(storage_hiccup) == ("true", None)  # no step policy saw it: the run is re-run
+    warning = AssetCheckResult(check_name="looks_odd", passed=False, severity=AssetCheckSeverity.WARN)
+    assert not _failed_error_check(MaterializeResult(check_results=[warning]))  # a WARN check does not stop a re-run
+    assert _failed_error_check((warning, AssetCheckResult(check_name="rows_valid", passed=False)))
