@@ -169,6 +169,21 @@ def test_run_failure_posts_run_step_first_error_line_and_link_redacted(platform,
     assert fields["*Assets not materialized*"] == "exploding_asset"
 
 
+def test_a_run_the_instance_re_runs_says_so(webhook):
+    """On an instance with run retries (deploy/dagster.yaml), a failed run it re-runs is alerted as such."""
+    with dg.instance_for_test(overrides={"run_retries": {"enabled": True, "max_retries": 1}}) as instance:
+        retried = dg.materialize([exploding_asset], instance=instance, raise_on_error=False)
+        assert instance.get_run_by_id(retried.run_id).tags.get("dagster/will_retry") == "true"
+        alert_on_run_failure(failure_context(instance, retried, alert_on_run_failure))
+        plain = dg.materialize(
+            [exploding_asset], instance=instance, raise_on_error=False, tags={"dagster/max_retries": "0"}
+        )
+        alert_on_run_failure(failure_context(instance, plain, alert_on_run_failure))
+    first, second = webhook.received
+    assert first["text"].endswith("the instance re-runs it from the failure — " + f"{UI_URL}/runs/{retried.run_id}")
+    assert "re-runs" not in second["text"]
+
+
 def test_failed_blocking_check_posts_check_asset_and_metadata(platform, webhook):
     instance, runs = platform
     run_id = runs["checked"].run_id

@@ -29,6 +29,7 @@ from ...lib.platform.alerts import (
 )
 
 INTERVAL_SECONDS = 30
+WILL_RETRY_TAG = "dagster/will_retry"
 
 
 def _root_cause(error):
@@ -48,12 +49,14 @@ def run_failure(context: RunFailureSensorContext) -> RunFailure:
         run_error = getattr(context.failure_event.event_specific_data, "error", None)
         error = run_error.message if run_error is not None else context.failure_event.message
     run_id = context.dagster_run.run_id
+    stored = context.instance.get_run_by_id(run_id) or context.dagster_run  # its tags as of now
     return RunFailure(
         run_id=run_id,
         job=context.dagster_run.job_name,
         error=error or "",
         failed_steps=tuple(event.step_key for event in steps if event.step_key),
         assets_not_materialized=assets_not_materialized(context.instance, run_id),
+        will_retry=stored.tags.get(WILL_RETRY_TAG) == "true",  # set by the instance as the run failed
     )
 
 

@@ -48,6 +48,7 @@ class RunFailure:
     error: str
     failed_steps: Sequence[str] = ()
     assets_not_materialized: Sequence[str] = ()
+    will_retry: bool = False  # the instance re-runs it (run_retries): not yet someone's to fix
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,12 @@ def run_failure_payload(failure: RunFailure, ui_url: str | None = None) -> dict:
     fields = [("Run", f"`{failure.run_id}`"), ("Job", failure.job), ("Failed steps", steps)]
     if failure.assets_not_materialized:
         fields.append(("Assets not materialized", ", ".join(failure.assets_not_materialized)))
+    retry = " — the instance re-runs it from the failure" if failure.will_retry else ""
+    if failure.will_retry:
+        fields.append(("Next", "re-run from the failure (run retries); a second failure is alerted too"))
     return _payload(
         f"Maestro run failed: {failure.job}",
-        f"Run `{failure.run_id}` of job `{failure.job}` failed in {steps}: {error}",
+        f"Run `{failure.run_id}` of job `{failure.job}` failed in {steps}: {error}{retry}",
         [*fields, ("Error", error)],
         link,
     )
