@@ -117,7 +117,7 @@ def historical_features(store, entity_frame: pd.DataFrame, service: str) -> pd.D
     they come back here with nulls, so no label is lost."""
     prepare_offline_store(store)
     frame = entity_frame.reset_index(drop=True).assign(_row=lambda f: range(len(f)))
-    with warnings.catch_warnings():  # dask's FutureWarnings about pandas downcasting, inside Feast's join
+    with warnings.catch_warnings():  # pandas FutureWarnings from inside Feast's join
         warnings.simplefilter("ignore", FutureWarning)
         job = store.get_historical_features(
             entity_df=frame, features=store.get_feature_service(service), full_feature_names=True
