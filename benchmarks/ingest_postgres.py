@@ -235,17 +235,9 @@ def peer_missing(name: str) -> str | None:
 
 def duckdb_extension_dir() -> str | None:
     """The folder of ``duckdb-ext-postgres``'s extension file, as DuckDB's ``extension_directory``."""
-    import importlib.metadata
+    from maestro_assets.lib.feature_store.offline import extension_directory
 
-    try:
-        files = importlib.metadata.distribution("duckdb-ext-postgres").files or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for file in files:
-        if file.name == "postgres_scanner.duckdb_extension":
-            # <dir>/v<version>/<platform>/postgres_scanner.duckdb_extension
-            return str(Path(file.locate()).parents[2])
-    return None
+    return extension_directory("duckdb-ext-postgres", "postgres_scanner.duckdb_extension")
 
 
 def _bounds_sql() -> str:

@@ -34,19 +34,19 @@ from dagster import (
     OpExecutionContext,
     RetryPolicy,
 )
+from dagster._core.storage.tags import RETRY_ON_ASSET_OR_OP_FAILURE_TAG
 
 from ..lib.errors import MaestroError, is_transient, unreachable_service
 from ..lib.redact import scrub
 
 RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
-NO_RUN_RETRY = {"dagster/retry_on_asset_or_op_failure": "false"}  # Dagster's tag, read when the run fails
 
 
 def no_run_retry() -> None:
     """Tag the current run so that the instance does not re-run it when it fails (outside a run: nothing)."""
     context = _current_context()
-    if context is not None and context.run.tags.get(next(iter(NO_RUN_RETRY))) != "false":
-        context.instance.add_run_tags(context.run_id, NO_RUN_RETRY)
+    if context is not None and context.run.tags.get(RETRY_ON_ASSET_OR_OP_FAILURE_TAG) != "false":
+        context.instance.add_run_tags(context.run_id, {RETRY_ON_ASSET_OR_OP_FAILURE_TAG: "false"})
 
 
 def _failed_error_check(value) -> bool:
@@ -66,15 +66,13 @@ def _current_context():
         return None
 
 
-def _attempts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
-    """(this attempt at the step: 1, 2, …; the attempts its retry policy allows), from the asset's
-    context (an argument, or the step's current one); None outside a step."""
-    for value in (kwargs.get("context"), *args, _current_context()):
-        retry_number = getattr(value, "retry_number", None)
-        if isinstance(retry_number, int):
-            policy = getattr(getattr(value, "op_def", None), "retry_policy", None)
-            return retry_number + 1, 1 + (policy.max_retries if policy else 0)
-    return None
+def _attempts() -> tuple[int, int] | None:
+    """(this attempt at the step: 1, 2, …; the attempts its retry policy allows); None outside a step."""
+    context = _current_context()
+    if context is None:
+        return None
+    policy = context.op_def.retry_policy
+    return context.retry_number + 1, 1 + (policy.max_retries if policy else 0)
 
 
 def _fail_fast(exc: Exception, attempts: tuple[int, int] | None = None) -> Exception:
@@ -106,7 +104,7 @@ def bad_input_fails_fast(fn: Callable) -> Callable:
                         no_run_retry()
                     yield event
             except Exception as exc:
-                converted = _fail_fast(exc, _attempts(args, kwargs))
+                converted = _fail_fast(exc, _attempts())
                 if converted is exc:
                     raise
                 raise converted from exc
@@ -118,7 +116,7 @@ def bad_input_fails_fast(fn: Callable) -> Callable:
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
-            converted = _fail_fast(exc, _attempts(args, kwargs))
+            converted = _fail_fast(exc, _attempts())
             if converted is exc:
                 raise
             raise converted from exc

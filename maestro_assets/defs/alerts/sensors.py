@@ -19,6 +19,7 @@ from dagster import (
     RunFailureSensorContext,
     run_failure_sensor,
 )
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from ...lib.platform.alerts import (
     CheckFailure,
@@ -29,7 +30,6 @@ from ...lib.platform.alerts import (
 )
 
 INTERVAL_SECONDS = 30
-WILL_RETRY_TAG = "dagster/will_retry"
 
 
 def _root_cause(error):

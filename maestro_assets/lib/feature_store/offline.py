@@ -23,19 +23,17 @@ EXTENSION = "httpfs.duckdb_extension"
 _prepared: set[tuple] = set()
 
 
-def extension_directory() -> str:
-    """The folder of the ``duckdb-ext-httpfs`` wheel's extension file, as DuckDB's ``extension_directory``
-    (``<folder>/v<duckdb version>/<platform>/httpfs.duckdb_extension``)."""
+def extension_directory(package: str = "duckdb-ext-httpfs", extension: str = EXTENSION) -> str | None:
+    """The folder of a DuckDB extension wheel's file, as DuckDB's ``extension_directory``
+    (``<folder>/v<duckdb version>/<platform>/<extension>``); None when the package is not installed."""
     try:
-        files = importlib.metadata.distribution("duckdb-ext-httpfs").files or []
+        files = importlib.metadata.distribution(package).files or []
     except importlib.metadata.PackageNotFoundError:
-        files = []
+        return None
     for file in files:
-        if file.name == EXTENSION:
+        if file.name == extension:
             return str(Path(file.locate()).parents[2])
-    raise ConfigurationError(
-        "offline_store", "DuckDB's httpfs extension is not installed (the duckdb-ext-httpfs package)"
-    )
+    return None
 
 
 def _literal(value: str) -> str:
@@ -80,8 +78,13 @@ def prepare_offline_store(store) -> None:
         return
     import ibis
 
+    folder = extension_directory()
+    if folder is None:
+        raise ConfigurationError(
+            "offline_store", "DuckDB's httpfs extension is not installed (the duckdb-ext-httpfs package)"
+        )
     connection = ibis.duckdb.connect()
-    connection.raw_sql(f"SET extension_directory = {_literal(extension_directory())}")
+    connection.raw_sql(f"SET extension_directory = {_literal(folder)}")
     if lake_url.startswith("s3://"):
         connection.raw_sql("LOAD httpfs")
         if endpoint:
