@@ -43,6 +43,8 @@ from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
 from sqlalchemy.pool import NullPool, StaticPool
 
+from .lib.sqlite_pragmas import on_connect
+
 OPEN_RUN_SHARDS = 8  # run databases kept open besides the index (least recently used closed first)
 
 
@@ -61,11 +63,8 @@ def _optional_base_dir() -> dict:
     return {"base_dir": Field(StringSource, is_required=False)}
 
 
-def _tune(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # as Dagster creates them; a no-op when it already is
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+# WAL as Dagster creates them (a no-op when it already is); NORMAL: see the module's docstring
+_tune = on_connect("journal_mode=WAL", "synchronous=NORMAL")
 
 
 class MaestroSqliteEventLogStorage(SqliteEventLogStorage):

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from .errors import ConfigurationError, UnknownIdentifierError
 from .redact import redact_url, scrub, url_password
 from .settings import ENV_WAREHOUSE_URL
+from .sqlite_pragmas import on_connect
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -93,11 +94,7 @@ def _create_engine(url: str, pool_size: int, setting: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+_sqlite_pragmas = on_connect("journal_mode=WAL", "busy_timeout=30000")
 
 
 def _first_line(exc: BaseException) -> str:

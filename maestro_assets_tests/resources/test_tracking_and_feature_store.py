@@ -35,6 +35,27 @@ def test_local_store_default_under_maestro_home(maestro_home):
     assert (maestro_home / "mlflow" / "mlflow.db").exists()
 
 
+def test_local_store_commits_in_wal_mode(maestro_home):
+    """The SQLite store is in WAL mode (kept in the file, so the UI's mlflow server reads while runs
+    write) and the store's connections commit with synchronous=NORMAL (1), not SQLite's FULL (2)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    tracking = MlflowResource().client()
+    exercise(tracking)
+    database = maestro_home / "mlflow" / "mlflow.db"
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    engine = tracking.client._tracking_client.store.engine
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA synchronous")).scalar() == 1
+    again = MlflowResource().client()  # another client in the process shares MLflow's store
+    again.check()
+    with again.client._tracking_client.store.engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA synchronous")).scalar() == 1
+
+
 def test_tracking_server(mlflow_server, maestro_home):
     exercise(MlflowResource(tracking_uri=mlflow_server).client())
 
