@@ -131,7 +131,11 @@ def encode_column(series: pd.Series, value_type: ValueType, texts: bool = True) 
         if pd.api.types.is_integer_dtype(series.dtype) and not null.any():
             ints = series.to_numpy(dtype=np.int64)  # exact beyond 2**53, where the floats are not
         else:
-            ints = np.trunc(np.where(null, 0, floats)).astype(np.int64)  # Feast's int(x) of a float
+            floats = np.where(null, 0.0, floats)
+            if (np.abs(floats) >= 2.0**63).any():  # Feast's int(x) fails on these too
+                bad = floats[np.abs(floats) >= 2.0**63][0]
+                raise ValueError(f"column {series.name}: {bad} is out of range of an int64 feature")
+            ints = np.trunc(floats).astype(np.int64)  # Feast's int(x) of a float
         distinct, inverse = np.unique(ints, return_inverse=True)
         distinct = distinct.tolist()
         encoded = [ValueProto(int64_val=v).SerializeToString() for v in distinct]
@@ -471,10 +475,12 @@ class SqliteReader(ServiceReader):
             distinct = list(dict.fromkeys(keys))
             sql = self.queries.get((v, len(distinct)))
             if sql is None:
-                sql = self.queries[(v, len(distinct))] = (
+                sql = (
                     f"SELECT entity_key, feature_name, value FROM {self.tables[v]} "
                     f"WHERE entity_key IN ({','.join('?' * len(distinct))})"
                 )
+                if len(distinct) <= 256:  # the lookup sizes a service sees again and again
+                    self.queries[(v, len(distinct))] = sql
             found = {(key, name): value for key, name, value in conn.execute(sql, distinct)}
             out.append([[found.get((key, name)) for key in keys] for name in plan.features])
         return out

@@ -184,5 +184,7 @@ def test_values_encode_and_decode_as_protobuf_does():
         b"",
         Value(int64_val=-4).SerializeToString(),
     ]
+    with pytest.raises(ValueError, match="column hours: 1e\\+19 is out of range of an int64 feature"):
+        bulk.encode_column(pd.Series([1.0, 1e19], name="hours"), ValueType.INT64)  # as Feast's int(x) fails
     assert bulk.decode_value(Value(string_val="x").SerializeToString()) == "x"  # other kinds: through the proto
     assert bulk.decode_value(None) is None and bulk.decode_value(b"") is None
