@@ -265,18 +265,36 @@ class SqliteWriter(OnlineWriter):
 
 
 class RedisWriter(OnlineWriter):
-    """Pipelines of ``HSET`` (one hash per entity: the ``_ts:<view>`` field and a murmur3 field per
-    feature), after reading the stored timestamps: like Feast, a row no newer than what the hash
-    holds (or than an earlier row of the frame) is skipped, unless ``skip_dedup`` is configured.
+    """One hash per entity, as Feast writes it: the ``_ts:<view>`` field (a protobuf ``Timestamp``)
+    and a murmur3 field per feature; like Feast, a row no newer than what the hash holds (or than an
+    earlier row of the frame) is skipped, unless ``skip_dedup`` is configured, and ``key_ttl_seconds``
+    sets the hashes' expiry.
 
-    The stored timestamps of a batch are read by one small Lua script (``HGET`` of each key's
-    ``_ts`` field, one reply for the batch) instead of a command per key; on Redis Cluster, whose
-    scripts cannot span slots, by pipelined ``HMGET`` as Feast does."""
+    A batch of entities costs two small Lua scripts: one reads the batch's stored ``_ts`` fields
+    (``HGET`` each), one writes the rows kept (``HSET`` each, with its ``EXPIRE``) — one command and
+    one reply per batch instead of one per entity. On Redis Cluster, whose scripts cannot span
+    slots, pipelined ``HMGET`` and ``HSET`` as Feast does."""
 
     texts = False  # value_text is the SQLite store's
     READ_STAMPS = (
         "local out = {} for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, ARGV[1]) end return out"
     )
+    # ARGV: field count n, ttl seconds (0: none), the n field names, then n values per key of KEYS
+    WRITE_HASHES = """
+local n, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local at = 2 + n
+local args = {}
+for i, key in ipairs(KEYS) do
+  for j = 1, n do
+    args[2 * j - 1] = ARGV[2 + j]
+    args[2 * j] = ARGV[at + j]
+  end
+  at = at + n
+  redis.call('HSET', key, unpack(args))
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+return #KEYS
+"""
 
     def __init__(self, store, view):
         super().__init__(store, view)
@@ -286,8 +304,10 @@ class RedisWriter(OnlineWriter):
         self.client = self.online_store._get_client(self.options)
         self.ts_key = f"_ts:{view.name}"
         self.fields = [_mmh3(f"{view.name}:{name}") for name, _ in self.features]
-        cluster = isinstance(self.client, RedisCluster)
-        self.read_stamps = None if cluster else self.client.register_script(self.READ_STAMPS)
+        self.scripts = not isinstance(self.client, RedisCluster)
+        if self.scripts:
+            self.read_stamps = self.client.register_script(self.READ_STAMPS)
+            self.write_hashes = self.client.register_script(self.WRITE_HASHES)
 
     @staticmethod
     def _stamp(t: datetime) -> tuple[bytes, int]:
@@ -296,41 +316,55 @@ class RedisWriter(OnlineWriter):
         return ts.SerializeToString(), ts.seconds * 1_000_000_000 + ts.nanos
 
     def _stored(self, keys: list[bytes]) -> list[bytes | None]:
-        if self.read_stamps is not None:
+        if self.scripts:
             return self.read_stamps(keys=keys, args=[self.ts_key])
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hmget(key, self.ts_key)
             return [r[0] for r in pipe.execute()]
 
+    def _hset(self, keys: list[bytes], rows: list[tuple]) -> None:
+        """``rows``: per key, the values of ``_ts`` and of each feature's field."""
+        ttl = self.options.key_ttl_seconds or 0
+        if not keys:
+            return
+        if self.scripts:
+            args = [len(self.fields) + 1, ttl, self.ts_key, *self.fields]
+            for row in rows:
+                args += row
+            self.write_hashes(keys=keys, args=args)
+            return
+        names = [self.ts_key, *self.fields]
+        with self.client.pipeline(transaction=False) as pipe:
+            for key, row in zip(keys, rows, strict=True):
+                pipe.hset(key, mapping=dict(zip(names, row, strict=True)))
+                if ttl:
+                    pipe.expire(name=key, time=ttl)
+            pipe.execute()
+
     def _write(self, frame: pd.DataFrame) -> None:
-        dedup, ttl = not self.options.skip_dedup, self.options.key_ttl_seconds
+        dedup = not self.options.skip_dedup
         latest: dict[bytes, int] = {}  # newest stamp written so far per key: Feast's batch_latest_nanos
         parsed: dict[bytes, int] = {}  # stored stamp bytes -> nanoseconds (a frame meets a few)
         suffix = self.config.project.encode("utf-8")
         for entity, columns, events, _ in self._chunks(frame, suffix):
             stamps = _mapped(events, self._stamp)
-            values = [c.values for c in columns]
+            rows = list(zip([s for s, _ in stamps], *(c.values for c in columns)))
             for start in range(0, len(entity), REDIS_BATCH):
                 keys = entity[start : start + REDIS_BATCH]
-                stored = self._stored(keys) if dedup else None
-                with self.client.pipeline(transaction=False) as pipe:
-                    for j, key in enumerate(keys):
-                        i = start + j
-                        stamp, nanos = stamps[i]
-                        if dedup:
-                            previous = stored[j]
-                            seen = max(_nanos(previous, parsed) if previous else 0, latest.get(key, 0))
-                            if seen and nanos <= seen:
-                                continue
-                            latest[key] = nanos
-                        fields = [self.ts_key, stamp]
-                        for field, column in zip(self.fields, values, strict=True):
-                            fields += (field, column[i])
-                        pipe.execute_command("HSET", key, *fields)
-                        if ttl:
-                            pipe.expire(name=key, time=ttl)
-                    pipe.execute()
+                batch = rows[start : start + REDIS_BATCH]
+                if dedup:
+                    kept = []
+                    for j, (key, previous) in enumerate(zip(keys, self._stored(keys), strict=True)):
+                        nanos = stamps[start + j][1]
+                        seen = max(_nanos(previous, parsed) if previous else 0, latest.get(key, 0))
+                        if seen and nanos <= seen:
+                            continue
+                        latest[key] = nanos
+                        kept.append(j)
+                    if len(kept) < len(keys):
+                        keys, batch = [keys[j] for j in kept], [batch[j] for j in kept]
+                self._hset(keys, batch)
 
 
 def _nanos(stamp: bytes, cache: dict[bytes, int]) -> int:
