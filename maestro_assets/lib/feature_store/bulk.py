@@ -6,8 +6,9 @@ its online stores then serialize and write them row by row (SQLite: one ``execut
 ``get_online_features`` resolves the feature service's views and types again on every call. Here the
 same rows are built column by column — entity keys and ``ValueProto`` bytes in bulk, checked against
 Feast's own serializers — and written in large batches (SQLite: one ``executemany`` in one
-transaction per frame; Redis: pipelines of ``HSET``, after the same staleness check Feast makes), and
-a feature service's lookups are planned once and read with one query / one pipeline per call.
+transaction per frame; Redis: per batch of entities one Lua script reading the stored timestamps for
+the staleness check Feast makes and one writing the hashes kept — pipelines on Redis Cluster), and a
+feature service's lookups are planned once and read with one query / one pipeline per call.
 
 What is written stays Feast's: the same tables and hashes, keys, field names, value and timestamp
 encodings, so Feast's own ``get_online_features`` and the ``feast`` CLI read it as they read their
