@@ -19,7 +19,8 @@ class FeatureStoreError(MaestroError):
 
 
 def write_partition_online(store, lake: Lake, table: FeatureTable, day: date) -> int:
-    """Write one day of a gold table to the online store (one window: never a whole range)."""
+    """Write one day of a gold table to the online store (one window: never a whole range), in bulk
+    (:mod:`.bulk`: the rows Feast's ``write_to_online_store`` would write, batched)."""
     try:
         frame = lake.read_partition("gold", table.name, ("date", day.isoformat())).to_pandas()
     except LakeKeyError:
@@ -34,12 +35,15 @@ def write_partition_online(store, lake: Lake, table: FeatureTable, day: date) ->
             "schema changed; re-materialize gold for that day, then apply the Feast repo (feast_registry)"
         )
     if len(frame):
-        store.write_to_online_store(table.name, frame[table.columns])
+        from .bulk import write_online  # imports Feast: not on the code location's load
+
+        write_online(store, table.name, frame[table.columns])
     return len(frame)
 
 
 class OnlineFeatures:
-    """Online lookups of one feature service; its feature references are resolved once, here."""
+    """Online lookups of one feature service; its feature references, views and the online store's
+    keys and fields are resolved once, here (:class:`.bulk.ServiceReader`), not on every lookup."""
 
     def __init__(self, store, service_name: str):
         self.store = store
@@ -52,10 +56,14 @@ class OnlineFeatures:
                 f"{', '.join(known) or 'none'} — apply the Feast repo (feast_registry) if one is missing"
             ) from None
         self.keys = {}
+        views = {}
         for projection in self.service.feature_view_projections:
-            view = store.get_feature_view(projection.name)
+            view = views[projection.name] = store.get_feature_view(projection.name)
             for column in view.entity_columns:
                 self.keys[column.name] = column.dtype
+        from .bulk import service_reader
+
+        self.reader = service_reader(store, self.service, views)  # None: Feast's own lookups
         self.features = [f"{p.name}:{f.name}" for p in self.service.feature_view_projections for f in p.features]
         self.columns = [f"{p.name}__{f.name}" for p in self.service.feature_view_projections for f in p.features]
 
@@ -77,9 +85,12 @@ class OnlineFeatures:
         """Features of ``rows``: ``<view>__<feature>`` -> one value per row (views may share feature
         names), entity keys too; entities the online store does not hold come back as ``None``.
 
-        The values are read straight from Feast's response protobuf: Feast's own ``to_dict`` /
-        ``to_df`` convert value by value through its type map and cost more than the lookup."""
+        On the SQLite and Redis stores the rows are read by the service's planned reader; otherwise
+        through ``get_online_features``, the values read straight from Feast's response protobuf (its
+        ``to_dict`` / ``to_df`` convert value by value through its type map and cost more than the lookup)."""
         self._check_rows(rows)
+        if self.reader is not None:
+            return self.reader.read(rows)
         response = self.store.get_online_features(features=self.service, entity_rows=rows, full_feature_names=True)
         proto = response.proto
         out = {}
