@@ -28,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import redis
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3, compute_table_id
 from feast.infra.online_stores.redis import RedisOnlineStore
@@ -41,6 +42,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 CHUNK = 10_000  # rows encoded at a time: bounds the memory of one write, whatever the frame's size
 REDIS_BATCH = 1_000  # entities per Redis pipeline
+# what a server that refuses scripts answers: an ACL without them, EVAL renamed or disabled
+SCRIPTS_REFUSED = ("noperm", "unknown command", "not allowed", "disabled", "no permissions")
 
 # ValueProto's one-byte tags of the scalars written here, taken from protobuf itself
 _DOUBLE_TAG = ValueProto(double_val=1.0).SerializeToString()[:1]
@@ -274,7 +277,8 @@ class RedisWriter(OnlineWriter):
     A batch of entities costs two small Lua scripts: one reads the batch's stored ``_ts`` fields
     (``HGET`` each), one writes the rows kept (``HSET`` each, with its ``EXPIRE``) — one command and
     one reply per batch instead of one per entity. On Redis Cluster, whose scripts cannot span
-    slots, pipelined ``HMGET`` and ``HSET`` as Feast does."""
+    slots, and on a server that refuses scripts (an ACL without ``@scripting``, a managed Redis
+    with ``EVAL`` disabled: found on the first batch), pipelined ``HMGET`` and ``HSET`` as Feast does."""
 
     texts = False  # value_text is the SQLite store's
     READ_STAMPS = (
@@ -316,9 +320,19 @@ return #KEYS
         ts.FromDatetime(make_tzaware(t))
         return ts.SerializeToString(), ts.seconds * 1_000_000_000 + ts.nanos
 
+    def _scripts_refused(self, exc: Exception) -> None:
+        """Go on with pipelines if ``exc`` says the server refuses scripts; else raise it."""
+        text = str(exc).lower()
+        if not any(sign in text for sign in SCRIPTS_REFUSED):
+            raise exc
+        self.scripts = False
+
     def _stored(self, keys: list[bytes]) -> list[bytes | None]:
         if self.scripts:
-            return self.read_stamps(keys=keys, args=[self.ts_key])
+            try:
+                return self.read_stamps(keys=keys, args=[self.ts_key])
+            except redis.exceptions.ResponseError as exc:
+                self._scripts_refused(exc)
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hmget(key, self.ts_key)
@@ -333,8 +347,11 @@ return #KEYS
             args = [len(self.fields) + 1, ttl, self.ts_key, *self.fields]
             for row in rows:
                 args += row
-            self.write_hashes(keys=keys, args=args)
-            return
+            try:
+                self.write_hashes(keys=keys, args=args)
+                return
+            except redis.exceptions.ResponseError as exc:
+                self._scripts_refused(exc)
         names = [self.ts_key, *self.fields]
         with self.client.pipeline(transaction=False) as pipe:
             for key, row in zip(keys, rows, strict=True):

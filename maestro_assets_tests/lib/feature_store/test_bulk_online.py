@@ -73,11 +73,12 @@ def make_store(root, online_yaml: str) -> FeatureStore:
     return store
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis_pipelines", "redis_ttl_no_dedup"])
+@pytest.fixture(params=["sqlite", "redis", "redis_pipelines", "redis_ttl_no_dedup", "redis_scripts_refused"])
 def stores(request, tmp_path, maestro_home):
     """Two stores of Maestro's repository on the same kind of online store: one written by Feast, one
     by the bulk path. ``redis_pipelines``: the bulk path without Lua scripts (as on Redis Cluster);
-    ``redis_ttl_no_dedup``: hashes that expire, written without the staleness check."""
+    ``redis_ttl_no_dedup``: hashes that expire, written without the staleness check;
+    ``redis_scripts_refused``: the bulk store connects as a user whose ACL refuses scripts."""
     if request.param == "sqlite":
         yamls = [f"online_store:\n  type: sqlite\n  path: {tmp_path}/{who}.db" for who in ("feast", "bulk")]
     else:
@@ -87,6 +88,12 @@ def stores(request, tmp_path, maestro_home):
             redis.Redis(host=host, port=int(port), db=db).flushdb()
         extra = "\n  key_ttl_seconds: 3600\n  skip_dedup: true" if request.param == "redis_ttl_no_dedup" else ""
         yamls = [f"online_store:\n  type: redis\n  connection_string: '{server},db={db}'{extra}" for db in (1, 2)]
+        if request.param == "redis_scripts_refused":
+            user = "maestro_no_scripts"
+            admin = redis.Redis(host=host, port=int(port))
+            admin.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@scripting"])
+            request.addfinalizer(lambda: admin.acl_deluser(user))
+            yamls[1] = f"online_store:\n  type: redis\n  connection_string: '{server},db=2,username={user},password=pw'"
     feast_store, bulk_store = (make_store(tmp_path / who, y) for who, y in zip(("feast", "bulk"), yamls, strict=True))
     return request.param, feast_store, bulk_store
 
@@ -108,7 +115,7 @@ def stored(kind: str, store: FeatureStore) -> dict:
     return {key: (client.hgetall(key), 0 < client.ttl(key) <= 3600) for key in client.scan_iter(count=1000)}
 
 
-def write_days(store: FeatureStore, use_bulk: bool, scripts: bool = True) -> None:
+def write_days(store: FeatureStore, use_bulk: bool, scripts: bool = True, refused: bool = False) -> None:
     def write(name: str, frame: pd.DataFrame) -> None:
         if use_bulk:
             writer = bulk.online_writer(store, name)
@@ -116,7 +123,9 @@ def write_days(store: FeatureStore, use_bulk: bool, scripts: bool = True) -> Non
             if isinstance(writer, bulk.RedisWriter):
                 assert writer.scripts
                 writer.scripts = scripts
-            writer.write(frame)
+            written = writer.write(frame)
+            if isinstance(writer, bulk.RedisWriter) and refused and written:
+                assert not writer.scripts  # the server said no: pipelines from then on
         else:
             store.write_to_online_store(name, frame)
 
@@ -142,7 +151,7 @@ def entity_rows(service: str) -> list[dict]:
 def test_bulk_writes_store_what_feast_stores_and_read_back_the_same(stores):
     kind, feast_store, bulk_store = stores
     write_days(feast_store, use_bulk=False)
-    write_days(bulk_store, use_bulk=True, scripts=kind != "redis_pipelines")
+    write_days(bulk_store, use_bulk=True, scripts=kind != "redis_pipelines", refused=kind == "redis_scripts_refused")
     feast_rows, bulk_rows = stored(kind, feast_store), stored(kind, bulk_store)
     assert sum(map(len, feast_rows.values())) > 1000 if kind == "sqlite" else len(feast_rows) > 300
     if kind == "redis_ttl_no_dedup":
