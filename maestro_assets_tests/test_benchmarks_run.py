@@ -16,7 +16,7 @@ TINY = {
     "git_metrics": ["--commits", "2000", "--repeat", "1"],
     "backfill_overhead": ["--days", "3", "--rows-per-day", "10", "--repeats", "1"],
     "drift": ["--rows", "20000", "--features", "6", "--repeat", "1"],
-    "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2"],
+    "dagster_overhead": ["--steps", "3", "--demo-scale", "0.002", "--demo-days", "2", "--demo-rounds", "1"],
     "gold_features": ["--scale", "0.01", "--repeat", "1"],
     "feast_online": ["--entities", "200", "--repeat", "10", "--rounds", "1"],
     "feast_materialize": ["--rows", "1000,2000", "--entities", "1000", "--batch", "100"],
