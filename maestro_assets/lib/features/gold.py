@@ -8,6 +8,7 @@ and the setting to change.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from .catalog import TABLES
 from .compute import GoldFeatures, SilverInputs, compute_features
 
 LAYER_IN, LAYER_OUT, PARTITION = "silver", "gold", "date"
+WRITE_THREADS = 4  # partitions written at once: parquet encoding and compression release the GIL
 
 
 class FeatureInputs(BaseModel):
@@ -145,6 +147,7 @@ def materialize_gold(lake: Lake, inputs: FeatureInputs, days: list[date], create
     """Compute the four tables for ``days`` and replace their gold partitions."""
     features = compute_features(read_silver_inputs(lake, inputs, max(days)), days, created)
     rows: dict[str, dict[str, int]] = {}
+    writes = []
     for entity, table in TABLES.items():
         rows[entity] = {}
         frame = features.tables[entity]  # rows are in day order: each day is one slice
@@ -153,6 +156,10 @@ def materialize_gold(lake: Lake, inputs: FeatureInputs, days: list[date], create
         where = {v: (int(a), int(n)) for v, a, n in zip(values, starts, counts, strict=True)}
         for day in days:
             start, count = where.get(day.isoformat(), (0, 0))
-            lake.write_partition(LAYER_OUT, table.name, (PARTITION, day.isoformat()), arrow.slice(start, count))
+            writes.append((table.name, (PARTITION, day.isoformat()), arrow.slice(start, count)))
             rows[entity][day.isoformat()] = count
+    # each write is its own partition (its own prefix), so they do not touch one another
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="maestro-gold") as pool:
+        for done in [pool.submit(lake.write_partition, LAYER_OUT, *write) for write in writes]:
+            done.result()  # the first failure is raised, after the writes already running end
     return GoldRun(features, rows)
