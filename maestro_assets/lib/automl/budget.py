@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing import popen_forkserver, spawn
@@ -31,6 +32,9 @@ _PRELOAD = [
     "maestro_assets.lib.automl.families",
 ]
 SOFT_LIMIT_SHARE = 0.85  # a self-stopping model stops at this share of its limit, before the kill
+# set while a fit request is out (the search waits for the worker, holding no lock and no GIL):
+# when the search's own thread has nothing to do, for background work that should not delay it
+FIT_IN_FLIGHT = threading.Event()
 
 
 def available_cores() -> int:
@@ -161,7 +165,12 @@ class FitWorker:
         started = time.monotonic()
         self._conn.send(request)
         remaining = None if wait_s is None else max(0.0, wait_s - (time.monotonic() - started))
-        if not self._conn.poll(remaining):
+        FIT_IN_FLIGHT.set()
+        try:
+            answered = self._conn.poll(remaining)
+        finally:
+            FIT_IN_FLIGHT.clear()
+        if not answered:
             self._kill()
             return FitResult(False, time.monotonic() - started, error="time limit", timed_out=True)
         try:

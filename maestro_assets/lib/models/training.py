@@ -119,6 +119,9 @@ class SearchSettings:
         return asdict(self)
 
 
+LOG_WAIT_S = 0.2  # at most this long a trial's logging waits for the search to be waiting
+
+
 class TrialLogger:
     """An AutoML callback that logs each finished trial as a child run, from one background thread."""
 
@@ -135,7 +138,13 @@ class TrialLogger:
         self._queue.put(progress)
 
     def _work(self) -> None:
+        from ..automl.budget import FIT_IN_FLIGHT
+
         while (progress := self._queue.get()) is not None:
+            # A trial has just ended and the search is choosing the next one (Optuna's sampler, in
+            # the search's thread): log once the worker fits again, when that thread only waits —
+            # else the two take turns holding the interpreter and the search waits (measured).
+            FIT_IN_FLIGHT.wait(timeout=LOG_WAIT_S)
             try:
                 self._log(progress)
             except BaseException as exc:  # reported by close(), in the training's thread

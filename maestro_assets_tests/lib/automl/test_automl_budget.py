@@ -58,3 +58,29 @@ def test_a_short_time_budget_is_kept_with_a_slow_family():
     assert (forest["state"] == "timed out").any()  # 300 trees on 2,700 rows x 40 columns: killed at its limit
     assert (board["state"] == "complete").sum() >= 2
     assert model.predict(X.head(5)).shape == (5,)
+
+
+def test_fit_in_flight_is_set_only_while_the_search_waits_for_the_worker():
+    """Background work (the MLflow trial logger) waits for FIT_IN_FLIGHT to run while the search's
+    thread only waits: it is set during a request, also one that is killed, and clear after."""
+    import threading
+
+    from maestro_assets.lib.automl.budget import FIT_IN_FLIGHT
+
+    X, y = wide(4000)
+    context = SearchContext("classification", len(y), 2, False, 1, 0, plan_columns(X), (0, 1))
+    index = np.arange(len(y))
+    forest = {"n_estimators": 2000, "max_features": 1.0, "min_samples_leaf": 1}
+    worker = FitWorker(X, y.to_numpy(), n_jobs=1)
+    seen = []
+    watcher = threading.Thread(target=lambda: seen.append(FIT_IN_FLIGHT.wait(timeout=30)))
+    try:
+        worker.fit(FitRequest("logistic_regression", {"C": 1.0}, context, index[:100], index[100:200]), None)
+        assert not FIT_IN_FLIGHT.is_set()
+        watcher.start()
+        result = worker.fit(FitRequest("random_forest", forest, context, index[:3000], index[3000:]), 1.0)
+        watcher.join(5)
+        assert seen == [True] and result.timed_out
+        assert not FIT_IN_FLIGHT.is_set()
+    finally:
+        worker.close()
