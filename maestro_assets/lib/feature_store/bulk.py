@@ -40,6 +40,8 @@ from feast.utils import make_tzaware, to_naive_utc
 from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from .online import proto_value
+
 CHUNK = 10_000  # rows encoded at a time: bounds the memory of one write, whatever the frame's size
 REDIS_BATCH = 1_000  # entities per Redis pipeline
 # what a server that refuses scripts answers: an ACL without them, EVAL renamed or disabled
@@ -456,9 +458,7 @@ def decode_value(data: bytes | None):
                 if i == len(data) - 1:
                     return result - (1 << 64) if result >= 1 << 63 else result
                 break
-    proto = ValueProto.FromString(data)
-    kind = proto.WhichOneof("val")
-    return getattr(proto, kind) if kind else None
+    return proto_value(ValueProto.FromString(data))
 
 
 @dataclass

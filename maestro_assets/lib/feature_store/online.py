@@ -41,6 +41,12 @@ def write_partition_online(store, lake: Lake, table: FeatureTable, day: date) ->
     return len(frame)
 
 
+def proto_value(value):
+    """The Python value a Feast ``ValueProto`` holds (``None`` when it holds none: a null)."""
+    kind = value.WhichOneof("val")
+    return getattr(value, kind) if kind else None
+
+
 class OnlineFeatures:
     """Online lookups of one feature service; its feature references, views and the online store's
     keys and fields are resolved once, here (:class:`.bulk.ServiceReader`), not on every lookup."""
@@ -95,7 +101,7 @@ class OnlineFeatures:
         proto = response.proto
         out = {}
         for name, vector in zip(proto.metadata.feature_names.val, proto.results, strict=True):
-            out[name] = [getattr(v, kind) if (kind := v.WhichOneof("val")) else None for v in vector.values]
+            out[name] = [proto_value(v) for v in vector.values]
         return out
 
     def frame(self, rows: list[dict]) -> pd.DataFrame:
